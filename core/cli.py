@@ -1,0 +1,200 @@
+"""The ``glissando`` command: the whole engine from a shell, and its test surface."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+from .jobs import Cancelled, GlissandoError
+
+
+class _Bar:
+    """Adapts tqdm to core's progress(done, total, message) callback."""
+
+    def __init__(self, unit: str = "it"):
+        self.bar = None
+        self.unit = unit
+
+    def __call__(self, done: int, total: int, message: str = "") -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, unit=self.unit, dynamic_ncols=True, file=sys.stderr)
+        self.bar.set_description(message)
+        self.bar.update(done - self.bar.n)
+
+    def write(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _warn(msg: str) -> None:
+    print(f"warning: {msg}", file=sys.stderr)
+
+
+def cmd_make_dataset(args) -> int:
+    from .data.importers import build_dataset
+    from .data.labels import DEFAULT_INSTRUMENTS, PAPER_INSTRUMENTS
+
+    if not (args.soundfont or args.import_sol or args.import_nsynth or args.csv):
+        raise GlissandoError("give a source: --soundfont SF2, --import-sol DIR, --import-nsynth DIR or --csv FILE")
+    instruments = {"default": DEFAULT_INSTRUMENTS, "paper": PAPER_INSTRUMENTS}.get(args.preset, DEFAULT_INSTRUMENTS)
+    if args.instruments:
+        instruments = [s.strip() for s in args.instruments.split(",") if s.strip()]
+    bar = _Bar("note")
+    warnings: list[str] = []
+
+    def warn(msg: str) -> None:
+        warnings.append(msg)
+        bar.write(f"warning: {msg}")
+
+    try:
+        ds = build_dataset(Path(args.out), soundfont=args.soundfont, instruments=instruments,
+                           dynamics=[d.strip() for d in args.dynamics.split(",")], sol_folder=args.import_sol,
+                           nsynth_folder=args.import_nsynth, csv_file=args.csv, warn=warn, progress=bar)
+    finally:
+        bar.close()
+    labeled = sum(1 for n in ds.notes if not n.silent)
+    print(f"{args.out}: {labeled} notes, {len(ds.frames)} frames; skipped {len(ds.skipped)} file(s)")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .training.train import TrainConfig, train
+
+    overrides = {}
+    if args.hidden:
+        overrides["signal_hidden"] = args.hidden
+    if args.symbol_hidden:
+        overrides["symbol_hidden"] = args.symbol_hidden
+    cfg = TrainConfig(epochs=args.epochs, seed=args.seed, batch_size=args.batch_size, augment=not args.no_augment)
+    if args.beta_max is not None:
+        cfg.beta_max = args.beta_max
+    bar = _Bar("step")
+
+    def on_epoch(epoch: int, record: dict) -> None:
+        acc = record.get("held_out_signal_to_symbol", {})
+        accs = " ".join(f"{k}={v:.3f}" for k, v in acc.items() if v is not None)
+        bar.write(f"epoch {epoch}: loss={record['loss']:.1f} rec_signal={record['rec_signal']:.1f} "
+                  f"rec_symbol={record.get('rec_symbol', float('nan')):.3f} cross_kl={record.get('cross_kl', float('nan')):.2f} "
+                  f"beta={record['beta']:.2f} | held-out {accs}")
+
+    try:
+        path = train(args.data, args.out, cfg, overrides, device=args.device, resume=args.resume, progress=bar,
+                     on_epoch=on_epoch, threads=args.threads)
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"\ninterrupted: checkpoint saved in {args.out}; continue with --resume", file=sys.stderr)
+        return 130
+    finally:
+        bar.close()
+    print(f"model written to {path}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .data.store import load_dataset
+    from .models.modelfile import load_model
+    from .training.evaluate import evaluate, format_table
+
+    loaded = load_model(args.model)
+    dataset = load_dataset(args.data)
+    if args.notes:
+        from .training.evaluate import note_accuracy
+
+        result = {"model": str(loaded.path), "data": str(dataset.path), "note_accuracy": note_accuracy(loaded, dataset)}
+        acc = result["note_accuracy"]
+        print(f"{acc['notes']} notes of {dataset.path}, transcribed note by note:")
+        for key in ("pitch", "pitch_class", "octave", "dynamics", "instrument"):
+            print(f"  {key:12} {'-' if acc.get(key) is None else format(acc[key], '.1%')}")
+    else:
+        result = evaluate(loaded, dataset, baseline=not args.no_baseline)
+        print(format_table(result))
+    if args.json:
+        from .jobs import atomic_write
+
+        with atomic_write(args.json) as tmp:
+            Path(tmp).write_text(json.dumps(result, indent=2))
+        print(f"\nJSON written to {args.json}")
+    else:
+        print("\n" + json.dumps(result))
+    return 0
+
+
+def cmd_gui(args) -> int:
+    try:
+        from ..app.main import run_app
+    except ImportError as exc:
+        raise GlissandoError(f"the desktop app is not available ({exc}); install with the 'gui' extra") from None
+    return run_app(model=args.model, screenshot=args.screenshot)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="glissando", description="Translate between sound and musical symbols.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("make-dataset", help="render or import notes and extract their frames")
+    d.add_argument("--soundfont", type=Path, help="render isolated notes from this SF2")
+    d.add_argument("--instruments", help="comma-separated instrument names (default: the preset's)")
+    d.add_argument("--preset", choices=["default", "paper"], default="default",
+                   help="default: 11 orchestral instruments; paper: flute, violin, alto sax, trumpet, piano")
+    d.add_argument("--dynamics", default="pp,mf,ff", help="dynamics to render (default pp,mf,ff)")
+    d.add_argument("--import-sol", type=Path, help="a folder of SOL / TinySOL-named audio files")
+    d.add_argument("--import-nsynth", type=Path, help="an NSynth folder (examples.json + audio/)")
+    d.add_argument("--csv", type=Path, help="a CSV: file[,note|midi][,dynamics][,instrument]")
+    d.add_argument("--out", type=Path, required=True)
+    d.set_defaults(func=cmd_make_dataset)
+
+    t = sub.add_parser("train", help="train a cross-modal model on a data set")
+    t.add_argument("--data", type=Path, required=True)
+    t.add_argument("--out", type=Path, required=True, help="model folder (model.safetensors, checkpoint.pt)")
+    t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    t.add_argument("--epochs", type=int, default=60)
+    t.add_argument("--batch-size", type=int, default=256)
+    t.add_argument("--hidden", type=int, help="signal VAE hidden units (paper: 2000)")
+    t.add_argument("--symbol-hidden", type=int, help="symbol VAE hidden units (paper: 800)")
+    t.add_argument("--beta-max", type=float, help="final weight of the KL terms after warm-up")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--threads", type=int, help="CPU threads for torch")
+    t.add_argument("--no-augment", action="store_true")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="the paper's metrics on a data set's held-out split")
+    e.add_argument("--model", required=True)
+    e.add_argument("--data", type=Path, required=True)
+    e.add_argument("--json", type=Path, help="also write the results here")
+    e.add_argument("--no-baseline", action="store_true")
+    e.add_argument("--notes", action="store_true",
+                   help="instead: note-level transcription accuracy over every note of DATA (for data the model never saw)")
+    e.set_defaults(func=cmd_evaluate)
+
+    g = sub.add_parser("gui", help="open the desktop app")
+    g.add_argument("--model")
+    g.add_argument("--screenshot", type=Path, help="open, draw, save the window to this PNG and exit")
+    g.set_defaults(func=cmd_gui)
+    return p
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GlissandoError as exc:
+        print(f"glissando: {exc}", file=sys.stderr)
+        return 2
+    except Cancelled:
+        print("glissando: cancelled", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

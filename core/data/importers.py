@@ -1,0 +1,213 @@
+"""Turn note sources (a SoundFont, a SOL / TinySOL folder, an NSynth folder, a CSV) into a data set."""
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+import numpy as np
+
+from ..jobs import CancelFn, GlissandoError, ProgressFn, check_cancel, no_progress
+from ..spectral import SpectralConfig, load_audio
+from .frames import FRAMES_PER_NOTE, FrameCache, file_identity, note_frames
+from .labels import (DEFAULT_INSTRUMENTS, DYNAMICS_VELOCITY, INSTRUMENTS, SOL_ABBREVIATIONS, canonical_dynamics,
+                     parse_note, velocity_to_dynamics)
+from .soundfont import SoundFontRenderer
+from .store import Dataset, NoteRecord, save_dataset
+
+AUDIO_SUFFIXES = {".wav", ".aif", ".aiff", ".flac", ".ogg"}
+WarnFn = Callable[[str], None]
+
+
+@dataclass
+class PendingNote:
+    record: NoteRecord
+    identity: dict
+    load: Callable[[], np.ndarray]
+
+
+class SolNameError(ValueError):
+    pass
+
+
+def parse_sol_name(filename: str) -> NoteRecord:
+    """Labels from a SOL / TinySOL file name: ``Instr-technique-Note-dynamics[-more].wav``.
+
+    Raises SolNameError, naming the problem, for names that do not follow the scheme or use an
+    instrument abbreviation we do not know (never guessed).
+    """
+    stem = Path(filename).stem
+    parts = stem.split("-")
+    if len(parts) < 4:
+        raise SolNameError(f"{filename}: not a SOL name (expected Instrument-technique-Note-dynamics)")
+    abbr, technique, note, dynamics = parts[:4]
+    if abbr not in SOL_ABBREVIATIONS:
+        raise SolNameError(f"{filename}: unknown instrument abbreviation {abbr!r}")
+    try:
+        midi = parse_note(note)
+    except ValueError:
+        raise SolNameError(f"{filename}: {note!r} is not a note name") from None
+    try:
+        dyn = canonical_dynamics(dynamics)
+    except GlissandoError:
+        raise SolNameError(f"{filename}: {dynamics!r} is not a dynamic") from None
+    return NoteRecord(source=filename, midi=midi, dynamics=dyn, instrument=SOL_ABBREVIATIONS[abbr], extra={"technique": technique})
+
+
+def _file_note(path: Path, record: NoteRecord) -> PendingNote:
+    return PendingNote(record, file_identity(path), lambda: load_audio(path))
+
+
+def soundfont_notes(soundfont: Path, instruments: Iterable[str], dynamics: Iterable[str], warn: WarnFn) -> list[PendingNote]:
+    renderer = SoundFontRenderer(soundfont)
+    instruments = list(instruments)
+    renderer.check_instruments(instruments)
+    pending = []
+    for name in instruments:
+        inst = INSTRUMENTS[name]
+        for midi in range(inst.low, inst.high + 1):
+            for dyn in dynamics:
+                velocity = DYNAMICS_VELOCITY[canonical_dynamics(dyn)]
+                record = NoteRecord(source=f"{soundfont.name}:{inst.gm_program}:{midi}:{velocity}", midi=midi,
+                                    dynamics=dyn, instrument=name, extra={"soundfont": soundfont.name})
+                pending.append(PendingNote(record, renderer.identity(inst.gm_program, midi, velocity),
+                                           lambda p=inst.gm_program, m=midi, v=velocity: renderer.render_note(p, m, v)))
+    return pending
+
+
+def sol_notes(folder: Path, warn: WarnFn) -> list[PendingNote]:
+    pending = []
+    for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES):
+        try:
+            record = parse_sol_name(path.name)
+        except SolNameError as exc:
+            warn(f"skipped {path}: {str(exc).split(': ', 1)[1]}")
+            continue
+        record.source = str(path)
+        pending.append(_file_note(path, record))
+    return pending
+
+
+def nsynth_notes(folder: Path, warn: WarnFn) -> list[PendingNote]:
+    meta_path = folder / "examples.json"
+    if not meta_path.exists():
+        raise GlissandoError(f"{folder}: not an NSynth folder (no examples.json)")
+    try:
+        examples = json.loads(meta_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise GlissandoError(f"{meta_path}: unreadable ({exc})") from None
+    pending = []
+    for key, ex in sorted(examples.items()):
+        path = folder / "audio" / f"{key}.wav"
+        try:
+            record = NoteRecord(source=str(path), midi=int(ex["pitch"]), dynamics=velocity_to_dynamics(int(ex["velocity"])),
+                                instrument=str(ex.get("instrument_family_str") or ex["instrument_family"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            warn(f"skipped {key}: incomplete NSynth entry ({exc})")
+            continue
+        pending.append(_file_note(path, record))
+    return pending
+
+
+def csv_notes(csv_path: Path, warn: WarnFn) -> list[PendingNote]:
+    """CSV columns: file (required), then any of note (C4, A#3) or midi, dynamics, instrument.
+    Empty or missing label columns make the frames unlabeled (trained in the signal domain only)."""
+    try:
+        with open(csv_path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise GlissandoError(f"{csv_path}: unreadable CSV ({exc})") from None
+    if rows and "file" not in rows[0]:
+        raise GlissandoError(f"{csv_path}: the CSV needs a 'file' column")
+    pending = []
+    for line, row in enumerate(rows, start=2):
+        path = (csv_path.parent / row["file"]).resolve()
+        try:
+            midi = None
+            if (row.get("note") or "").strip():
+                midi = parse_note(row["note"])
+            elif (row.get("midi") or "").strip():
+                midi = int(row["midi"])
+            dyn = canonical_dynamics(row["dynamics"]) if (row.get("dynamics") or "").strip() else None
+        except (ValueError, GlissandoError) as exc:
+            warn(f"skipped {csv_path}:{line} ({row['file']}): {exc}")
+            continue
+        inst = (row.get("instrument") or "").strip() or None
+        pending.append(_file_note(path, NoteRecord(source=str(path), midi=midi, dynamics=dyn, instrument=inst)))
+    return pending
+
+
+def silence_frames(count: int, n_bins: int, config: SpectralConfig, seed: int = 0) -> list[np.ndarray]:
+    """Frames of silence and faint noise, labelled silent in every family so rests are representable."""
+    from ..spectral import NSGTransform
+    from .frames import BLOCK_LENGTH
+
+    rng = np.random.default_rng(seed)
+    transform = NSGTransform.for_length(BLOCK_LENGTH, config)
+    out = []
+    for i in range(count):
+        level = 0.0 if i == 0 else 10 ** rng.uniform(-5, -3)  # -100 .. -60 dBFS
+        noise = rng.standard_normal(BLOCK_LENGTH) * level
+        if i % 2:  # pink-ish noise as well as white: rooms hum low
+            noise = np.cumsum(noise) * 0.05
+            noise -= noise.mean()
+        frames = transform.log_frames(noise)
+        idx = np.linspace(0, len(frames) - 1, FRAMES_PER_NOTE).round().astype(int)
+        out.append(frames[idx].astype(np.float16))
+    return out
+
+
+def build_dataset(
+    out: Path,
+    *,
+    soundfont: Optional[Path] = None,
+    instruments: Iterable[str] = DEFAULT_INSTRUMENTS,
+    dynamics: Iterable[str] = ("pp", "mf", "ff"),
+    sol_folder: Optional[Path] = None,
+    nsynth_folder: Optional[Path] = None,
+    csv_file: Optional[Path] = None,
+    silent_notes: int = 40,
+    config: SpectralConfig = SpectralConfig(),
+    cache: Optional[FrameCache] = None,
+    warn: WarnFn = lambda msg: None,
+    progress: ProgressFn = no_progress,
+    cancel: Optional[CancelFn] = None,
+) -> Dataset:
+    """Render or import every note, extract its sustained frames (cached) and save the data set."""
+    cache = cache or FrameCache()
+    pending: list[PendingNote] = []
+    if soundfont:
+        pending += soundfont_notes(Path(soundfont), instruments, list(dynamics), warn)
+    if sol_folder:
+        pending += sol_notes(Path(sol_folder), warn)
+    if nsynth_folder:
+        pending += nsynth_notes(Path(nsynth_folder), warn)
+    if csv_file:
+        pending += csv_notes(Path(csv_file), warn)
+
+    notes, frames, skipped = [], [], []
+    for i, note in enumerate(pending):
+        check_cancel(cancel)
+        try:
+            f = cache.get_or_compute(note.identity, config, FRAMES_PER_NOTE, lambda n=note: note_frames(n.load(), config))
+        except (GlissandoError, OSError) as exc:
+            msg = str(exc)
+            if not msg.startswith(note.record.source):
+                msg = f"{note.record.source}: {msg}"
+            warn(f"skipped {msg}")
+            skipped.append(msg)
+        else:
+            notes.append(note.record)
+            frames.append(f)
+        progress(i + 1, len(pending), "analysing notes")
+    if not notes:
+        raise GlissandoError("no usable note: every source was skipped or none was given" +
+                             (f" ({len(skipped)} skipped)" if skipped else ""))
+    n_bins = frames[0].shape[1]
+    for f in silence_frames(silent_notes, n_bins, config):
+        notes.append(NoteRecord(source="silence", silent=True))
+        frames.append(f)
+    return save_dataset(Path(out), config, notes, frames, skipped)

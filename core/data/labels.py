@@ -1,0 +1,93 @@
+"""Label vocabularies shared by data, models and the app: pitch class, octave, dynamics, instrument."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+from ..jobs import GlissandoError
+
+PITCH_CLASSES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+OCTAVES = [str(o) for o in range(0, 9)]  # A0 (MIDI 21) .. C8 (MIDI 108), C4 = MIDI 60
+DYNAMICS = ["pp", "p", "mf", "f", "ff"]  # canonical order; a model keeps the ones its data has
+SILENT = "silent"
+FAMILIES = ("pitch_class", "octave", "dynamics", "instrument")
+
+# Velocities used when rendering each dynamic; MIDI velocities map back through DYNAMICS_VELOCITY_EDGES.
+DYNAMICS_VELOCITY = {"pp": 24, "p": 44, "mf": 64, "f": 92, "ff": 120}
+
+_NOTE_RE = re.compile(r"^([A-Ga-g])([#b]?)(-?\d)$")
+
+
+@dataclass(frozen=True)
+class Instrument:
+    name: str
+    gm_program: int  # 0-based General MIDI program
+    low: int  # usual range, MIDI notes inclusive
+    high: int
+    sol: tuple[str, ...] = ()
+
+
+INSTRUMENTS = {
+    i.name: i
+    for i in [
+        Instrument("piano", 0, 21, 108, ("Pno", "Pn")),
+        Instrument("violin", 40, 55, 100, ("Vn",)),
+        Instrument("viola", 41, 48, 88, ("Va",)),
+        Instrument("cello", 42, 36, 81, ("Vc",)),
+        Instrument("contrabass", 43, 28, 67, ("Cb",)),
+        Instrument("trumpet", 56, 54, 86, ("TpC", "Tp")),
+        Instrument("trombone", 57, 40, 77, ("TbTb", "Tb")),
+        Instrument("french_horn", 60, 35, 77, ("Hn",)),
+        Instrument("alto_sax", 65, 49, 81, ("ASax",)),
+        Instrument("oboe", 68, 58, 93, ("Ob",)),
+        Instrument("bassoon", 70, 34, 75, ("Bn",)),
+        Instrument("clarinet", 71, 50, 91, ("ClBb",)),
+        Instrument("flute", 73, 60, 96, ("Fl",)),
+    ]
+}
+SOL_ABBREVIATIONS = {abbr: inst.name for inst in INSTRUMENTS.values() for abbr in inst.sol}
+PAPER_INSTRUMENTS = ["flute", "violin", "alto_sax", "trumpet", "piano"]
+DEFAULT_INSTRUMENTS = PAPER_INSTRUMENTS + ["clarinet", "oboe", "bassoon", "french_horn", "trombone", "cello"]
+
+
+def parse_note(name: str) -> int:
+    """'C4' -> 60, 'A#3' -> 58, 'Db5' -> 73, 'Cb4' -> 59. Raises ValueError for anything else."""
+    m = _NOTE_RE.match(name.strip())
+    if not m:
+        raise ValueError(f"not a note name: {name!r}")
+    letter, accidental, octave = m.group(1).upper(), m.group(2), int(m.group(3))
+    shift = {"#": 1, "b": -1, "": 0}[accidental]
+    return (octave + 1) * 12 + PITCH_CLASSES.index(letter) + shift
+
+
+def note_name(midi: int) -> str:
+    return f"{PITCH_CLASSES[midi % 12]}{midi // 12 - 1}"
+
+
+def midi_to_labels(midi: int) -> tuple[str, str]:
+    """MIDI note -> (pitch class, octave) labels."""
+    octave = midi // 12 - 1
+    if not 0 <= octave <= 8:
+        raise ValueError(f"MIDI note {midi} is outside the octaves 0-8 the models label")
+    return PITCH_CLASSES[midi % 12], str(octave)
+
+
+def velocity_to_dynamics(velocity: int, vocabulary: Optional[list[str]] = None) -> str:
+    """The dynamic whose rendering velocity is nearest, among ``vocabulary`` (default: all)."""
+    choices = [d for d in (vocabulary or DYNAMICS) if d in DYNAMICS_VELOCITY]
+    return min(choices, key=lambda d: abs(DYNAMICS_VELOCITY[d] - velocity))
+
+
+def canonical_dynamics(name: str) -> str:
+    d = name.strip().lower()
+    if d not in DYNAMICS:
+        raise GlissandoError(f"unknown dynamics {name!r} (expected one of {', '.join(DYNAMICS)})")
+    return d
+
+
+def instrument_for_program(program: int) -> Optional[str]:
+    for inst in INSTRUMENTS.values():
+        if inst.gm_program == program:
+            return inst.name
+    return None

@@ -1,0 +1,90 @@
+"""A data set on disk: one folder with the notes' labels and their frames.
+
+    notes.json        format version, spectral settings, one record per note, skipped files
+    frames.npy        float16 (n_frames, n_bins) log-magnitude NSGT frames (not normalized)
+    frame_note.npy    int32 (n_frames,) index of each frame's note
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, asdict, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from ..jobs import GlissandoError
+from ..spectral import SpectralConfig
+from .labels import FAMILIES, SILENT, midi_to_labels
+
+DATASET_FORMAT = 1
+
+
+@dataclass
+class NoteRecord:
+    source: str
+    midi: Optional[int] = None
+    dynamics: Optional[str] = None
+    instrument: Optional[str] = None
+    silent: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def labels(self) -> dict[str, Optional[str]]:
+        """Family -> label string; None where the label is unknown (semi-supervised frames)."""
+        if self.silent:
+            return {f: SILENT for f in FAMILIES}
+        pc, octave = midi_to_labels(self.midi) if self.midi is not None else (None, None)
+        return {"pitch_class": pc, "octave": octave, "dynamics": self.dynamics, "instrument": self.instrument}
+
+
+@dataclass
+class Dataset:
+    path: Path
+    spectral: SpectralConfig
+    notes: list[NoteRecord]
+    frames: np.ndarray
+    frame_note: np.ndarray
+    skipped: list[str]
+
+    def frame_labels(self, family: str) -> list[Optional[str]]:
+        per_note = [n.labels()[family] for n in self.notes]
+        return [per_note[i] for i in self.frame_note]
+
+    def vocabulary(self, family: str) -> list[str]:
+        return sorted({lab for n in self.notes if (lab := n.labels()[family]) is not None and lab != SILENT})
+
+
+def save_dataset(path: Path, spectral: SpectralConfig, notes: list[NoteRecord], note_frames: list[np.ndarray], skipped: list[str]) -> Dataset:
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    frames = np.concatenate(note_frames).astype(np.float16)
+    frame_note = np.concatenate([np.full(len(f), i, dtype=np.int32) for i, f in enumerate(note_frames)])
+    meta = {"format": DATASET_FORMAT, "spectral": spectral.to_dict(), "notes": [asdict(n) for n in notes], "skipped": skipped}
+    for name, writer in (("frames.npy", lambda p: np.save(p, frames)), ("frame_note.npy", lambda p: np.save(p, frame_note))):
+        tmp = path / (name + ".tmp.npy")
+        writer(tmp)
+        os.replace(tmp, path / name)
+    tmp = path / "notes.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=1))
+    os.replace(tmp, path / "notes.json")
+    return Dataset(path, spectral, notes, frames, frame_note, skipped)
+
+
+def load_dataset(path: str | Path) -> Dataset:
+    path = Path(path)
+    meta_path = path / "notes.json"
+    if not meta_path.exists():
+        raise GlissandoError(f"{path}: not a Glissando data set (no notes.json; build one with 'glissando make-dataset')")
+    try:
+        meta = json.loads(meta_path.read_text())
+        frames = np.load(path / "frames.npy", allow_pickle=False)
+        frame_note = np.load(path / "frame_note.npy", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise GlissandoError(f"{path}: the data set is damaged ({exc})") from None
+    if meta.get("format") != DATASET_FORMAT:
+        raise GlissandoError(f"{path}: data set format {meta.get('format')} is not supported (expected {DATASET_FORMAT})")
+    notes = [NoteRecord(**n) for n in meta["notes"]]
+    if len(frames) == 0 or len(frames) != len(frame_note):
+        raise GlissandoError(f"{path}: the data set holds no usable note")
+    return Dataset(path, SpectralConfig.from_dict(meta["spectral"]), notes, frames, frame_note, meta.get("skipped", []))

@@ -1,0 +1,117 @@
+"""Constant-Q NSGT analysis and synthesis on the paper's grid (30 Hz - 11 kHz, 48 bins/octave, 22050 Hz)."""
+from __future__ import annotations
+
+import functools
+import warnings
+from dataclasses import dataclass, asdict
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+
+from ..jobs import GlissandoError
+from .nsgt_compat import import_nsgt
+
+
+@dataclass(frozen=True)
+class SpectralConfig:
+    sample_rate: int = 22050
+    fmin: float = 30.0
+    fmax: float = 11000.0
+    bins_per_octave: int = 48
+    # Floor added to magnitudes before the log: about 60 dB below the peak bin of a SoundFont pp note,
+    # so silence maps to a finite, stable value and dynamics stay visible above it.
+    log_floor: float = 1e-4
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SpectralConfig":
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+class NSGTransform:
+    """NSGT in matrix form for signals of one length; rows 1..n_bins are the constant-Q bins.
+
+    nsgt builds its windows per signal length, so instances are cached by length: callers
+    should use a few fixed lengths (note renders, transcription blocks) rather than arbitrary ones.
+    """
+
+    def __init__(self, length: int, config: SpectralConfig = SpectralConfig()):
+        nsgt = import_nsgt()
+        self.config = config
+        self.length = int(length)
+        scale = nsgt.OctScale(config.fmin, config.fmax, config.bins_per_octave)
+        self.frequencies = np.asarray(scale()[0], dtype=np.float64)
+        with warnings.catch_warnings():
+            # "Q-factor too high" for the lowest bins: inherent to 48 bins/octave from 30 Hz, as in the paper.
+            warnings.simplefilter("ignore", UserWarning)
+            self._nsgt = nsgt.NSGT(scale, config.sample_rate, self.length, real=True, matrixform=True)
+        probe = np.asarray(self._nsgt.forward(np.zeros(self.length)))
+        self.n_rows, self.n_frames = probe.shape
+        self.n_bins = self.n_rows - 2  # without the DC and Nyquist rows
+        self.hop = self.length / self.n_frames
+
+    @classmethod
+    @functools.lru_cache(maxsize=16)
+    def for_length(cls, length: int, config: SpectralConfig = SpectralConfig()) -> "NSGTransform":
+        return cls(length, config)
+
+    @property
+    def frame_rate(self) -> float:
+        return self.config.sample_rate / self.hop
+
+    def forward(self, audio: np.ndarray) -> np.ndarray:
+        """Complex coefficients, shape (n_rows, n_frames). ``audio`` is padded or cut to the length."""
+        x = np.zeros(self.length, dtype=np.float64)
+        n = min(len(audio), self.length)
+        x[:n] = audio[:n]
+        return np.asarray(self._nsgt.forward(x))
+
+    def backward(self, coefficients: np.ndarray) -> np.ndarray:
+        return np.asarray(self._nsgt.backward(coefficients), dtype=np.float64)[: self.length]
+
+    def magnitude_frames(self, audio: np.ndarray) -> np.ndarray:
+        """Magnitudes of the constant-Q bins, shape (n_frames, n_bins), float32."""
+        return np.abs(self.forward(audio)[1:-1]).T.astype(np.float32)
+
+    def log_frames(self, audio: np.ndarray) -> np.ndarray:
+        return np.log(self.magnitude_frames(audio) + self.config.log_floor)
+
+    def full_magnitude(self, bin_magnitudes: np.ndarray) -> np.ndarray:
+        """(n_frames, n_bins) magnitudes -> (n_rows, n_frames) with silent DC and Nyquist rows."""
+        full = np.zeros((self.n_rows, bin_magnitudes.shape[0]), dtype=np.float64)
+        full[1:-1] = bin_magnitudes.T
+        return full
+
+
+def to_mono_22k(audio: np.ndarray, sample_rate: int, target_rate: int = 22050) -> np.ndarray:
+    """Mix any channel count to mono and resample (polyphase, scipy) to ``target_rate``."""
+    from scipy.signal import resample_poly
+
+    audio = np.asarray(audio, dtype=np.float64)
+    if audio.ndim == 2:
+        audio = audio.mean(axis=1)
+    if sample_rate != target_rate:
+        g = gcd(int(sample_rate), int(target_rate))
+        audio = resample_poly(audio, target_rate // g, int(sample_rate) // g)
+    return audio.astype(np.float32)
+
+
+def load_audio(path: str | Path, target_rate: int = 22050) -> np.ndarray:
+    """Read an audio file as mono float32 at ``target_rate``; a clear GlissandoError if it cannot."""
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.exists():
+        raise GlissandoError(f"{path}: no such file")
+    try:
+        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:  # soundfile raises several types for unreadable or non-audio files
+        raise GlissandoError(f"{path}: not a readable audio file ({exc})") from None
+    if audio.shape[0] == 0:
+        raise GlissandoError(f"{path}: the audio file is empty")
+    if not np.all(np.isfinite(audio)):
+        raise GlissandoError(f"{path}: the audio contains invalid (NaN or infinite) samples")
+    return to_mono_22k(audio, rate, target_rate)

@@ -1,0 +1,54 @@
+"""Frame augmentation: a model that knows one SoundFont must still hear other instruments and rooms.
+
+Applied to log-magnitude frames (log(mag + floor)). Gain stays within +-0.5 dB on purpose: loudness
+carries the dynamics labels, so it must not be normalized or randomized away.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+
+
+@dataclass
+class AugmentConfig:
+    probability: float = 0.8
+    gain_db: float = 0.5
+    # Kept small: a tilt of a few dB per octave moves a note's level by as much as a dynamic step.
+    tilt_db_per_octave: float = 1.5
+    eq_db: float = 1.5  # smooth random colouring: rooms and microphones
+    detune_bins: float = 0.6  # 48 bins/octave: 0.6 bin = 15 cents, well inside a semitone
+    noise_db: tuple = (-90.0, -50.0)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def augment_frames(frames: torch.Tensor, cfg: AugmentConfig, log_floor: float, bins_per_octave: int = 48,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    b, n = frames.shape
+    dev = frames.device
+
+    def u(lo, hi, shape=(b, 1)):
+        return torch.rand(shape, generator=generator, device=dev) * (hi - lo) + lo
+
+    mag = (frames.exp() - log_floor).clamp(min=0)
+    k = torch.arange(n, device=dev, dtype=frames.dtype).unsqueeze(0)
+    octaves = (k - n / 2) / bins_per_octave
+    db = u(-cfg.gain_db, cfg.gain_db) + u(-cfg.tilt_db_per_octave, cfg.tilt_db_per_octave) * octaves
+    for _ in range(3):
+        period = u(n / 6, n * 1.5)
+        db = db + u(-cfg.eq_db, cfg.eq_db) / 3 * torch.cos(2 * torch.pi * k / period + u(0, 6.3))
+    mag = mag * 10 ** (db / 20)
+    # Detune: fractional shift along the log-frequency axis by linear interpolation.
+    shift = u(-cfg.detune_bins, cfg.detune_bins)
+    pos = (k - shift).clamp(0, n - 1)
+    lo = pos.floor().long()
+    hi = (lo + 1).clamp(max=n - 1)
+    w = pos - lo
+    mag = mag.gather(1, lo) * (1 - w) + mag.gather(1, hi) * w
+    noise_amp = 10 ** (u(*cfg.noise_db) / 20)
+    mag = mag + noise_amp * torch.randn((b, n), generator=generator, device=dev).abs()
+    out = torch.log(mag + log_floor)
+    keep = torch.rand((b, 1), generator=generator, device=dev) >= cfg.probability
+    return torch.where(keep, frames, out)

@@ -1,0 +1,157 @@
+"""The paper's metrics on a data set's held-out split, and the PCA+MLP baseline."""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..data.labels import FAMILIES
+from ..data.store import Dataset
+from ..jobs import GlissandoError
+from ..models.modelfile import LoadedModel
+from ..models.vae import CrossModalVAE, gaussian_nll
+from .arrays import SplitArrays, label_matrix, split_arrays
+
+
+def itakura_saito(log_target: torch.Tensor, log_estimate: torch.Tensor) -> torch.Tensor:
+    """Itakura-Saito divergence between power spectra given as log magnitudes, mean over bins."""
+    ratio = torch.exp(2 * (log_target - log_estimate))
+    return (ratio - 2 * (log_target - log_estimate) - 1).mean(-1)
+
+
+@torch.no_grad()
+def _signal_metrics(model: CrossModalVAE, x_norm: torch.Tensor, z: torch.Tensor) -> dict:
+    mean, logvar = model.decode_signal(z)
+    ll = -gaussian_nll(x_norm, mean, logvar)
+    isd = itakura_saito(model.denormalize(x_norm), model.denormalize(mean))
+    return {"log_likelihood": float(ll.mean()), "itakura_saito": float(isd.mean())}
+
+
+def _accuracy(logits: list[torch.Tensor], y: torch.Tensor) -> dict:
+    out = {}
+    for j, f in enumerate(FAMILIES):
+        known = y[:, j] >= 0
+        out[f] = float((logits[j].argmax(-1)[known] == y[known, j]).float().mean()) if known.any() else None
+    return out
+
+
+@torch.no_grad()
+def model_metrics(model: CrossModalVAE, arrays: SplitArrays, batch: int = 4096) -> dict:
+    model.eval()
+    x_norm = model.normalize(arrays.x_test)
+    y = arrays.y_test
+    labeled = (y >= 0).all(dim=1)
+    mu_x = torch.cat([model.encode_signal(b)[0] for b in x_norm.split(batch)])
+    mu_y = model.encode_symbols(y[labeled])[0] if labeled.any() else None
+    res = {"frames": int(len(x_norm)), "signal_to_signal": _signal_metrics(model, x_norm, mu_x)}
+    if mu_y is not None:
+        res["symbol_to_signal"] = _signal_metrics(model, x_norm[labeled], mu_y)
+        res["symbol_to_symbol"] = _accuracy(model.decode_symbols(mu_y), y[labeled])
+    res["signal_to_symbol"] = _accuracy(model.decode_symbols(mu_x), y)
+    return res
+
+
+class _BaselineMLP(nn.Module):
+    def __init__(self, n_in: int, sizes: list[int], hidden: int = 512):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+        self.head = nn.Linear(hidden, sum(sizes))
+        self.sizes = sizes
+
+    def forward(self, x):
+        return list(self.head(self.body(x)).split(self.sizes, dim=-1))
+
+
+def baseline_metrics(arrays: SplitArrays, sizes: list[int], n_components: int = 32, epochs: int = 30, seed: int = 0) -> dict:
+    """The paper's baseline: PCA to the latent size, then a supervised MLP, on the same split."""
+    torch.manual_seed(seed)
+    x = arrays.x_train
+    mean = x.mean(0)
+    _, _, v = torch.linalg.svd(x - mean, full_matrices=False)
+    comps = v[:n_components].T
+    proj = lambda a: (a - mean) @ comps
+    xt, yt = proj(x), arrays.y_train
+    scale = xt.std(0) + 1e-6
+    xt = xt / scale
+    net = _BaselineMLP(n_components, sizes)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    for _ in range(epochs):
+        perm = torch.randperm(len(xt))
+        for idx in perm.split(256):
+            logits = net(xt[idx])
+            loss = sum(F.cross_entropy(lg, yt[idx, j].clamp(min=0), reduction="none")[yt[idx, j] >= 0].sum()
+                       for j, lg in enumerate(logits)) / len(idx)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    with torch.no_grad():
+        return _accuracy(net(proj(arrays.x_test) / scale), arrays.y_test)
+
+
+def evaluate(loaded: LoadedModel, dataset: Dataset, baseline: bool = True, seed: Optional[int] = None) -> dict:
+    """Metrics on the held-out 20% (the split the model was trained with, when it is the same data)."""
+    model = loaded.model.cpu()
+    vocab = model.config.vocabulary
+    training = loaded.info.get("training", {})
+    seed = training.get("split_seed", 0) if seed is None else seed
+    held_out = training.get("held_out", 0.2)
+    if dataset.frames.shape[1] != model.config.n_bins:
+        raise GlissandoError(f"{dataset.path}: frames have {dataset.frames.shape[1]} bins, the model expects {model.config.n_bins}")
+    arrays = split_arrays(dataset, vocab, seed, held_out)
+    result = {"model": str(loaded.path), "data": str(dataset.path), "held_out": held_out, "split_seed": seed}
+    result.update(model_metrics(model, arrays))
+    if baseline:
+        result["baseline_signal_to_symbol"] = baseline_metrics(arrays, model.config.family_sizes(), model.config.latent_dim, seed=seed)
+    return result
+
+
+@torch.no_grad()
+def note_accuracy(loaded: LoadedModel, dataset: Dataset) -> dict:
+    """Per-note transcription: average the frames' label posteriors over each note, take the most
+    likely label. Returns per-family accuracy and 'pitch' (pitch class and octave both right)."""
+    model = loaded.model.cpu().eval()
+    vocab = model.config.vocabulary
+    labels = label_matrix(dataset, vocab)
+    x = torch.from_numpy(dataset.frames.astype(np.float32))
+    probs = [torch.cat(p) for p in zip(*[model.signal_to_symbol_probs(b) for b in x.split(4096)])]
+    notes = [i for i, n in enumerate(dataset.notes) if not n.silent]
+    correct = {f: [] for f in FAMILIES}
+    pitch = []
+    for i in notes:
+        rows = torch.from_numpy(np.nonzero(dataset.frame_note == i)[0])
+        if len(rows) == 0:
+            continue
+        truth = labels[rows[0].item()]
+        guess = [int(p[rows].mean(0).argmax()) for p in probs]
+        for j, f in enumerate(FAMILIES):
+            if truth[j] >= 0:
+                correct[f].append(guess[j] == truth[j])
+        pitch.append(guess[0] == truth[0] and guess[1] == truth[1])
+    out = {f: (float(np.mean(c)) if c else None) for f, c in correct.items()}
+    out["pitch"] = float(np.mean(pitch)) if pitch else None
+    out["notes"] = len(pitch)
+    return out
+
+
+def format_table(result: dict) -> str:
+    lines = [f"model {result['model']}  data {result['data']}  held-out {result['held_out']:.0%} ({result['frames']} frames)", ""]
+    lines.append(f"{'':22}{'log-likelihood':>16}{'Itakura-Saito':>16}")
+    for key in ("signal_to_signal", "symbol_to_signal"):
+        if key in result:
+            m = result[key]
+            lines.append(f"{key.replace('_', ' '):22}{m['log_likelihood']:>16.1f}{m['itakura_saito']:>16.3f}")
+    lines.append("")
+    cols = ["symbol_to_symbol", "signal_to_symbol", "baseline_signal_to_symbol"]
+    present = [c for c in cols if c in result]
+    lines.append(f"{'classification':22}" + "".join(f"{c.replace('_to_', '->').replace('_', ' '):>22}" for c in present))
+    for f in FAMILIES:
+        cells = []
+        for c in present:
+            v = result[c].get(f)
+            cells.append(f"{'-' if v is None else f'{v:.1%}':>22}")
+        lines.append(f"{f:22}" + "".join(cells))
+    return "\n".join(lines)

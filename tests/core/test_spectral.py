@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+
+from glissando.core.jobs import GlissandoError
+from glissando.core.spectral import NSGTransform, SpectralConfig, griffin_lim, load_audio, spectral_convergence, to_mono_22k
+from glissando.core.data.frames import log_frames_long
+
+from ..conftest import write_wav
+
+
+def test_grid_matches_the_paper():
+    t = NSGTransform.for_length(32768)
+    assert t.n_bins == 410
+    assert t.frequencies[0] == pytest.approx(30.0) and t.frequencies[-1] == pytest.approx(11000.0, rel=1e-3)
+    assert 60 < t.hop < 80  # about 70 samples between frames
+
+
+def test_nsgt_round_trip_is_exact():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(32768)
+    t = NSGTransform.for_length(32768)
+    y = t.backward(t.forward(x))
+    assert np.max(np.abs(y - x)) < 1e-9
+
+
+def test_a440_lands_in_its_bin():
+    sr = 22050
+    audio = 0.5 * np.sin(2 * np.pi * 440 * np.arange(32768) / sr)
+    t = NSGTransform.for_length(32768)
+    frames = t.magnitude_frames(audio)
+    peak_bin = int(np.argmax(frames[len(frames) // 2]))
+    assert abs(t.frequencies[peak_bin] - 440) / 440 < 0.015  # within a quarter-tone-bin
+
+
+def test_stereo_44k_is_mixed_and_resampled(tmp_path):
+    sr = 44100
+    tone = 0.3 * np.sin(2 * np.pi * 1000 * np.arange(sr) / sr)
+    path = write_wav(tmp_path / "stereo.wav", np.stack([tone, tone], axis=1), sr)
+    audio = load_audio(path)
+    assert len(audio) == pytest.approx(22050, abs=2)
+    spectrum = np.abs(np.fft.rfft(audio))
+    assert np.argmax(spectrum) == pytest.approx(1000, abs=2)  # 1 Hz per rfft bin for 1 s
+
+
+def test_long_audio_frames_are_continuous_and_match_single_block():
+    sr = 22050
+    audio = 0.3 * np.sin(2 * np.pi * 330 * np.arange(3 * 32768) / sr)
+    frames, times = log_frames_long(audio)
+    assert np.all(np.diff(times) > 0)
+    assert times[-1] == pytest.approx(len(audio) / sr, abs=0.01)
+    t = NSGTransform.for_length(32768)
+    mid = t.log_frames(audio[:32768])[len(t.log_frames(audio[:32768])) // 2]
+    k = int(np.argmin(np.abs(times - 0.5 * 32768 / sr)))
+    assert np.max(np.abs(frames[k] - mid)) < 0.5
+
+
+def test_unreadable_audio_names_the_file(tmp_path):
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF\x00\x00not really a wave file")
+    with pytest.raises(GlissandoError, match="broken.wav"):
+        load_audio(bad)
+
+
+def test_griffin_lim_reference_converges_on_a_rendered_note(renderer):
+    note = renderer.render_note(73, 72, 90)  # flute C5
+    t = NSGTransform.for_length(len(note))
+    target = np.abs(t.forward(note))
+    _, sc_ref = griffin_lim(target, t, n_iter=30, momentum=0.0, seed=0)
+    assert sc_ref < 0.1
+    _, sc_fast = griffin_lim(target, t, n_iter=30, momentum=0.99, seed=0)
+    assert sc_fast < sc_ref  # the faster option converges further in the same iterations
+    random_phase = target * np.exp(2j * np.pi * np.random.default_rng(0).random(target.shape))
+    assert spectral_convergence(target, t.forward(t.backward(random_phase))) > sc_ref
