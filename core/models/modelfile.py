@@ -33,9 +33,13 @@ def default_model_path() -> Path:
     here = Path(__file__).resolve().parents[2] / "models" / "default" / MODEL_FILENAME
     if here.exists():  # source checkout / editable install
         return here
-    from importlib.resources import files
+    try:  # installed wheel: models/ is package data of glissando.models
+        from importlib.resources import files
 
-    return Path(str(files("glissando.models") / "default" / MODEL_FILENAME))
+        installed = Path(str(files("glissando.models") / "default" / MODEL_FILENAME))
+    except (ImportError, OSError):
+        return here
+    return installed if installed.exists() else here
 
 
 def save_model(path: str | os.PathLike, model: CrossModalVAE, spectral: SpectralConfig, info: dict,

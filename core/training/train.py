@@ -158,7 +158,7 @@ def train(
     n = len(x_dev)
     steps_per_epoch = math.ceil(n / train_cfg.batch_size)
     total_steps = steps_per_epoch * train_cfg.epochs
-    epoch = start_epoch
+    completed = start_epoch
     t0 = time.perf_counter() - elapsed
     try:
         for epoch in range(start_epoch, train_cfg.epochs):
@@ -189,10 +189,12 @@ def train(
             record["held_out_signal_to_symbol"] = held_out_accuracy(model, arrays.x_test.to(dev), arrays.y_test.to(dev))
             history.append(record)
             _save_checkpoint(ckpt_path, model, optimizer, epoch + 1, history, train_cfg, time.perf_counter() - t0)
+            completed = epoch + 1
             if on_epoch:
                 on_epoch(epoch + 1, record)
     except (KeyboardInterrupt, Cancelled):
-        _save_checkpoint(ckpt_path, model, optimizer, epoch, history, train_cfg, time.perf_counter() - t0)
+        # Weights from part-way through an epoch, counted as the epochs completed: --resume redoes that epoch.
+        _save_checkpoint(ckpt_path, model, optimizer, completed, history[:completed], train_cfg, time.perf_counter() - t0)
         raise
 
     model.eval()
