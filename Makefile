@@ -28,7 +28,7 @@ test: $(STAMP)
 # Rebuilds the shipped default model from scratch (see models/default/MODEL_CARD.md).
 default-model: $(STAMP)
 	$(BIN)/glissando make-dataset --soundfont /usr/share/sounds/sf2/FluidR3_GM.sf2 --preset default --out data/fluidr3
-	$(BIN)/glissando train --data data/fluidr3 --out models/default --epochs 60 --device auto
+	$(BIN)/glissando train --data data/fluidr3 --out models/default --epochs 100 --device auto
 
 clean:
 	rm -rf $(VENV) build *.egg-info

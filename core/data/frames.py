@@ -53,16 +53,23 @@ def frame_energy(log_frames: np.ndarray, config: SpectralConfig = SpectralConfig
 
 
 def sustain_indices(energy: np.ndarray, frame_rate: float, count: int) -> np.ndarray:
-    """Indices of ``count`` frames spread over the sustained part: after the attack peak, while the
-    note stays within 10 dB of it (at most 1.5 s): a release tail would pass for a softer dynamic."""
-    peak = int(np.argmax(energy))
-    start = min(peak + int(0.04 * frame_rate), len(energy) - 1)
-    above = np.nonzero(energy >= energy[peak] * 0.1)[0]
-    end = int(above[-1]) + 1 if len(above) else start + 1
-    end = min(end, start + int(1.5 * frame_rate))
-    if end - start < count:
-        start, end = peak, min(len(energy), peak + max(count, end - peak))
-    return np.unique(np.linspace(start, end - 1, count).round().astype(int))
+    """Indices of ``count`` frames spread over the sustained part of a note.
+
+    Sustained means: after the onset (+40 ms), within 1.5 s of it, and within 6 dB of the note's
+    median level. The level window is what keeps dynamics learnable: an attack peak or a release
+    tail of an ff note would otherwise pass for an mf one (the SoundFonts' dynamics lie 8-10 dB apart).
+    """
+    active = np.nonzero(energy > energy.max() * 1e-3)[0]
+    start = int(active[0] + round(0.04 * frame_rate))
+    stop = min(int(active[-1]) + 1, start + int(1.5 * frame_rate))
+    if stop - start < 3:
+        start, stop = int(active[0]), int(active[-1]) + 1
+    region = np.arange(start, stop)
+    level = np.median(energy[region])
+    steady = region[(energy[region] >= level / 4) & (energy[region] <= level * 4)]
+    if len(steady) < 3:
+        steady = region
+    return np.unique(steady[np.linspace(0, len(steady) - 1, count).round().astype(int)])
 
 
 def note_frames(audio: np.ndarray, config: SpectralConfig = SpectralConfig(), count: int = FRAMES_PER_NOTE) -> np.ndarray:
@@ -86,7 +93,7 @@ class FrameCache:
         self.root = Path(root) if root else default
 
     def key(self, identity: dict, config: SpectralConfig, count: int) -> str:
-        blob = json.dumps({"id": identity, "spectral": config.to_dict(), "count": count, "v": 2}, sort_keys=True)
+        blob = json.dumps({"id": identity, "spectral": config.to_dict(), "count": count, "v": 3}, sort_keys=True)
         return hashlib.sha1(blob.encode()).hexdigest()
 
     def get_or_compute(self, identity: dict, config: SpectralConfig, count: int, compute: Callable[[], np.ndarray]) -> np.ndarray:

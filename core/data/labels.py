@@ -13,8 +13,9 @@ DYNAMICS = ["pp", "p", "mf", "f", "ff"]  # canonical order; a model keeps the on
 SILENT = "silent"
 FAMILIES = ("pitch_class", "octave", "dynamics", "instrument")
 
-# Velocities used when rendering each dynamic; MIDI velocities map back through DYNAMICS_VELOCITY_EDGES.
-DYNAMICS_VELOCITY = {"pp": 24, "p": 44, "mf": 64, "f": 92, "ff": 120}
+# Velocities used when rendering each dynamic, and the centres MIDI velocities are mapped back to.
+# SoundFonts scale amplitude about linearly with velocity, so these sit 8-10 dB apart (pp, mf, ff).
+DYNAMICS_VELOCITY = {"pp": 16, "p": 32, "mf": 52, "f": 80, "ff": 127}
 
 _NOTE_RE = re.compile(r"^([A-Ga-g])([#b]?)(-?\d)$")
 

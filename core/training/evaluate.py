@@ -147,11 +147,11 @@ def format_table(result: dict) -> str:
     lines.append("")
     cols = ["symbol_to_symbol", "signal_to_symbol", "baseline_signal_to_symbol"]
     present = [c for c in cols if c in result]
-    lines.append(f"{'classification':22}" + "".join(f"{c.replace('_to_', '->').replace('_', ' '):>22}" for c in present))
+    lines.append(f"{'classification':22}" + "".join(f"{c.replace('_to_', '->').replace('_', ' '):>26}" for c in present))
     for f in FAMILIES:
         cells = []
         for c in present:
             v = result[c].get(f)
-            cells.append(f"{'-' if v is None else f'{v:.1%}':>22}")
+            cells.append(f"{'-' if v is None else f'{v:.1%}':>26}")
         lines.append(f"{f:22}" + "".join(cells))
     return "\n".join(lines)

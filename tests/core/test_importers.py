@@ -43,9 +43,9 @@ def test_cli_reports_skipped_count(tmp_path, renderer, capsys):
 
 def test_nsynth_and_csv_imports(tmp_path, renderer):
     ns = tmp_path / "nsynth"
-    write_wav(ns / "audio" / "flute_acoustic_002-067-075.wav", renderer.render_note(73, 67, 75))
-    (ns / "examples.json").write_text(json.dumps({"flute_acoustic_002-067-075": {
-        "pitch": 67, "velocity": 75, "instrument_family_str": "flute", "instrument_family": 2}}))
+    write_wav(ns / "audio" / "flute_acoustic_002-067-050.wav", renderer.render_note(73, 67, 50))
+    (ns / "examples.json").write_text(json.dumps({"flute_acoustic_002-067-050": {
+        "pitch": 67, "velocity": 50, "instrument_family_str": "flute", "instrument_family": 2}}))
     csv_dir = tmp_path / "csv"
     write_wav(csv_dir / "a.wav", renderer.render_note(71, 62, 100))
     write_wav(csv_dir / "b.wav", renderer.render_note(40, 69, 100))

@@ -1,0 +1,87 @@
+"""The same NSGT as nsgt's, as batched torch operations.
+
+nsgt loops over its 412 bands in Python for every transform, which is what makes the paper's
+Griffin-Lim slow (about 24 ms for a forward and backward pass of 1.5 s). The transform is linear and,
+for one signal length, fixed: each band gathers a window of the signal's spectrum and takes an inverse
+FFT. We read the windows and their placement out of nsgt's own objects once, then run every band of
+every block at once on CPU or GPU. Results match nsgt to float precision (tests/core/test_phase.py).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .nsgt_frames import NSGTransform
+
+
+_CACHE: dict = {}
+
+
+class TorchNSGT:
+    def __init__(self, transform: NSGTransform, device: str | torch.device = "cpu", dtype=torch.float32):
+        nsgt = transform._nsgt
+        self.length = transform.length
+        self.n_rows = transform.n_rows
+        self.n_frames = transform.n_frames
+        self.device = torch.device(device)
+        M = int(nsgt.M[0])
+        n_bands = len(nsgt.g) // 2 + 1  # real signals: the positive-frequency bands only
+        nn = int(nsgt.nn)
+        # Forward: c[k] = ifft(spec[fwd_index[k]] * fwd_weight[k]); index nn points at an appended zero.
+        fwd_index = np.full((n_bands, M), nn, dtype=np.int64)
+        fwd_weight = np.zeros((n_bands, M), dtype=np.float64)
+        # Backward: spec[bwd_index[k]] += fft(c[k]) * bwd_weight[k] (scatter-add, positions < nn//2+1 kept).
+        bwd_index = np.full((n_bands, M), nn, dtype=np.int64)
+        bwd_weight = np.zeros((n_bands, M), dtype=np.float64)
+        for k in range(n_bands):
+            g, win, gd = nsgt.g[k], nsgt.wins[k], nsgt.gd[k]
+            Lg = len(g)
+            assert Lg <= M, "matrix form with windows longer than the frame count is not supported"
+            head, tail = (Lg + 1) // 2, Lg // 2
+            fwd_index[k, :head] = win[tail:]
+            fwd_weight[k, :head] = g[:head]
+            if tail:
+                fwd_index[k, M - tail:] = win[:tail]
+                fwd_weight[k, M - tail:] = g[Lg - tail:]
+            Lgd = len(gd)
+            head_d, tail_d = (Lgd + 1) // 2, Lgd // 2
+            bwd_index[k, :head_d] = win[tail_d:]
+            bwd_weight[k, :head_d] = gd[:head_d] * M
+            if tail_d:
+                bwd_index[k, M - tail_d:] = win[:tail_d]
+                bwd_weight[k, M - tail_d:] = gd[Lgd - tail_d:] * M
+        self.nn = nn
+        self.M = M
+        cdtype = torch.complex64 if dtype == torch.float32 else torch.complex128
+        self.dtype, self.cdtype = dtype, cdtype
+        self.fwd_index = torch.from_numpy(fwd_index).to(self.device)
+        self.fwd_weight = torch.from_numpy(fwd_weight).to(self.device, dtype)
+        half = nn // 2 + 1
+        # Bands past the Nyquist half are dropped on synthesis (irfft uses the lower half only).
+        keep = bwd_index < half
+        self.bwd_index = torch.from_numpy(np.where(keep, bwd_index, half)).to(self.device)
+        self.bwd_weight = torch.from_numpy(np.where(keep, bwd_weight, 0.0)).to(self.device, dtype)
+        self.half = half
+
+    @classmethod
+    def for_transform(cls, transform: NSGTransform, device: str | torch.device = "cpu", dtype=torch.float32) -> "TorchNSGT":
+        key = (transform.length, transform.config, str(device), dtype)
+        if key not in _CACHE:
+            _CACHE[key] = cls(transform, device, dtype)
+        return _CACHE[key]
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        """(B, length) real -> (B, n_rows, n_frames) complex."""
+        spec = torch.fft.fft(audio.to(self.dtype), n=self.nn, dim=-1)
+        spec = torch.cat([spec, spec.new_zeros(spec.shape[:-1] + (1,))], dim=-1)
+        bands = spec[:, self.fwd_index] * self.fwd_weight
+        return torch.fft.ifft(bands, dim=-1)
+
+    def backward(self, coefficients: torch.Tensor) -> torch.Tensor:
+        """(B, n_rows, n_frames) complex -> (B, length) real."""
+        fc = torch.fft.fft(coefficients.to(self.cdtype), dim=-1) * self.bwd_weight
+        b = fc.shape[0]
+        spec = fc.new_zeros((b, self.half + 1))
+        spec.index_add_(1, self.bwd_index.reshape(-1), fc.reshape(b, -1)) if b == 1 else spec.scatter_add_(
+            1, self.bwd_index.reshape(1, -1).expand(b, -1), fc.reshape(b, -1))
+        return torch.fft.irfft(spec[:, : self.half], n=self.nn, dim=-1)[:, : self.length]
