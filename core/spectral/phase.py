@@ -60,13 +60,16 @@ def _band_demodulation_hz(transform: NSGTransform) -> np.ndarray:
     return centres * transform.config.sample_rate / transform._nsgt.nn
 
 
-def phase_locked_init(magnitude: np.ndarray, transform: NSGTransform, threshold_db: float = 70.0) -> np.ndarray:
+def phase_locked_init(magnitude: np.ndarray, transform: NSGTransform, threshold_db: float = 70.0,
+                      start_sample: int = 0) -> np.ndarray:
     """A phase for every coefficient from magnitudes alone (a phase-locked vocoder).
 
     Each frame's spectral peaks give partial frequencies (quadratic interpolation on the log-frequency
     axis); every bin takes the frequency of the peak whose region it lies in, and phases are integrated
     along time from that frequency, so the bins of one partial rotate together. For the sustained,
     harmonic frames the model decodes, this starts Griffin-Lim close to a consistent spectrogram.
+    ``start_sample`` is the block's position in the whole signal: a steady partial then gets the same
+    phase in overlapping blocks, so their cross-fade does not beat.
     Written here because no maintained library does phase-gradient reconstruction for nsgt's layout.
     """
     cfg = transform.config
@@ -98,5 +101,5 @@ def phase_locked_init(magnitude: np.ndarray, transform: NSGTransform, threshold_
     demod = _band_demodulation_hz(transform)[1:-1, None]
     step = 2 * np.pi * (freq - demod) * transform.hop / cfg.sample_rate
     phase = np.zeros((rows, frames))
-    phase[1:-1] = np.cumsum(step, axis=1) - step[:, :1]
+    phase[1:-1] = np.cumsum(step, axis=1) - step[:, :1] + (2 * np.pi * freq[:, :1] * start_sample / cfg.sample_rate) % (2 * np.pi)
     return phase

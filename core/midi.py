@@ -1,0 +1,149 @@
+"""MIDI files <-> timed notes (mido)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, asdict
+from pathlib import Path
+from typing import Callable, Optional
+
+from .data.labels import instrument_for_program, note_name, velocity_to_dynamics, DYNAMICS_VELOCITY
+from .jobs import GlissandoError, atomic_write
+
+DRUM_CHANNEL = 9
+
+
+@dataclass
+class Note:
+    start: float  # seconds
+    end: float
+    midi: int
+    dynamics: str
+    instrument: str
+    velocity: int = 64
+    confidence: dict = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    def to_dict(self) -> dict:
+        from .data.labels import midi_to_labels
+
+        pc, octave = midi_to_labels(self.midi)
+        d = {"start": round(self.start, 4), "end": round(self.end, 4), "midi": self.midi, "note": note_name(self.midi),
+             "pitch_class": pc, "octave": int(octave), "dynamics": self.dynamics, "instrument": self.instrument}
+        if self.confidence:
+            d["confidence"] = {k: round(float(v), 4) for k, v in self.confidence.items()}
+        return d
+
+
+def read_midi(path: str | os.PathLike, known_instruments: list[str], fallback_instrument: str,
+              dynamics_vocabulary: Optional[list[str]] = None, warn: Callable[[str], None] = lambda m: None) -> list[Note]:
+    """Notes of a MIDI file, in seconds (tempo changes applied), sorted by start.
+
+    A channel's program picks the instrument when the model knows it, else ``fallback_instrument``;
+    velocity picks the nearest dynamic the model knows; drums are ignored with a warning.
+    """
+    import mido
+
+    path = Path(path)
+    if not path.exists():
+        raise GlissandoError(f"{path}: no such file")
+    try:
+        mid = mido.MidiFile(str(path))
+        messages = list(mid)  # merged tracks, .time in seconds with every tempo change applied
+    except Exception as exc:  # mido raises OSError, EOFError, ValueError... for damaged files
+        raise GlissandoError(f"{path}: not a readable MIDI file ({exc})") from None
+    programs: dict[int, int] = {}
+    open_notes: dict[tuple[int, int], tuple[float, int]] = {}
+    notes: list[Note] = []
+    drums = 0
+    now = 0.0
+
+    def instrument_of(channel: int) -> str:
+        name = instrument_for_program(programs[channel]) if channel in programs else None
+        return name if name in known_instruments else fallback_instrument
+
+    def close(channel: int, pitch: int, at: float) -> None:
+        start, velocity = open_notes.pop((channel, pitch))
+        if at > start:
+            notes.append(Note(start, at, pitch, velocity_to_dynamics(velocity, dynamics_vocabulary), instrument_of(channel), velocity))
+
+    for msg in messages:
+        now += msg.time
+        if msg.type == "program_change":
+            programs[msg.channel] = msg.program
+        elif msg.type in ("note_on", "note_off"):
+            if msg.channel == DRUM_CHANNEL:
+                drums += msg.type == "note_on" and msg.velocity > 0
+                continue
+            key = (msg.channel, msg.note)
+            if msg.type == "note_on" and msg.velocity > 0:
+                if key in open_notes:  # a repeated note-on ends the sounding one
+                    close(msg.channel, msg.note, now)
+                open_notes[key] = (now, msg.velocity)
+            elif key in open_notes:
+                close(msg.channel, msg.note, now)
+    for (channel, pitch) in list(open_notes):
+        close(channel, pitch, now)
+    if drums:
+        warn(f"{path}: {drums} drum note(s) on channel 10 ignored")
+    if not notes:
+        raise GlissandoError(f"{path}: the MIDI file has no notes" + (" (only drums)" if drums else ""))
+    return sorted(notes, key=lambda n: (n.start, n.midi))
+
+
+def fit_to_range(notes: list[Note], ranges: dict[str, tuple[int, int]], strict: bool, source: str,
+                 warn: Callable[[str], None] = lambda m: None) -> list[Note]:
+    """Move notes outside their instrument's trained range by octaves into it (or refuse, if strict)."""
+    moved = 0
+    for n in notes:
+        lo, hi = ranges[n.instrument]
+        if lo <= n.midi <= hi:
+            continue
+        if strict:
+            raise GlissandoError(f"{source}: {note_name(n.midi)} at {n.start:.2f} s is outside the {n.instrument}'s "
+                                 f"trained range {note_name(lo)}-{note_name(hi)}")
+        while n.midi < lo:
+            n.midi += 12
+        while n.midi > hi:
+            n.midi -= 12
+        if not lo <= n.midi <= hi:  # a range narrower than an octave: clamp
+            n.midi = min(max(n.midi, lo), hi)
+        moved += 1
+    if moved:
+        warn(f"{source}: {moved} note(s) outside the instrument's trained range moved by octaves into it")
+    return notes
+
+
+def write_midi(notes: list[Note], path: str | os.PathLike, tempo_bpm: float = 120.0) -> None:
+    """One track per instrument, its General MIDI program set; written atomically."""
+    import mido
+
+    from .data.labels import INSTRUMENTS
+
+    ticks_per_beat = 480
+    tempo = mido.bpm2tempo(tempo_bpm)
+    mid = mido.MidiFile(ticks_per_beat=ticks_per_beat)
+    instruments = sorted({n.instrument for n in notes})
+    for channel, inst in enumerate(instruments):
+        channel = channel if channel < DRUM_CHANNEL else channel + 1
+        track = mido.MidiTrack()
+        track.append(mido.MetaMessage("set_tempo", tempo=tempo, time=0))
+        track.append(mido.MetaMessage("track_name", name=inst, time=0))
+        program = INSTRUMENTS[inst].gm_program if inst in INSTRUMENTS else 0
+        track.append(mido.Message("program_change", program=program, channel=channel % 16, time=0))
+        events = []
+        for n in notes:
+            if n.instrument == inst:
+                velocity = DYNAMICS_VELOCITY.get(n.dynamics, n.velocity)
+                events.append((n.start, 1, mido.Message("note_on", note=n.midi, velocity=velocity, channel=channel % 16)))
+                events.append((n.end, 0, mido.Message("note_off", note=n.midi, velocity=0, channel=channel % 16)))
+        last = 0
+        for t, _, msg in sorted(events, key=lambda e: (e[0], e[1])):
+            tick = int(round(mido.second2tick(t, ticks_per_beat, tempo)))
+            track.append(msg.copy(time=max(0, tick - last)))
+            last = max(last, tick)
+        mid.tracks.append(track)
+    with atomic_write(path) as tmp:
+        mid.save(str(tmp))

@@ -1,0 +1,266 @@
+"""Labels or latent trajectories -> magnitude frames -> audio.
+
+A note is a latent target held from its start to its end plus a release, reached and left with the
+interpolation the user chose; notes that overlap in time go to separate voices, each reconstructed on
+its own and summed. Audio is built in half-overlapping blocks (one NSGT length, Hann cross-fades), so
+memory stays bounded by the block, whatever the piece's length.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+from .jobs import CancelFn, GlissandoError, ProgressFn, atomic_write, check_cancel, no_progress
+from .midi import Note
+from .paths import interpolate
+from .session import ModelSession
+from .spectral import NSGTransform, griffin_lim
+from .spectral.phase import phase_locked_init
+from .spectral.torch_nsgt import TorchNSGT
+
+PHASE_METHODS = ("fast", "gl30")
+SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}
+
+
+@dataclass
+class RenderSettings:
+    interpolation: str = "linear"
+    phase: str = "fast"  # "fast": phase-locked start + fast Griffin-Lim; "gl30": the paper's reference
+    iterations: int = 2  # fast Griffin-Lim iterations after the phase-locked start (bench/render.py)
+    momentum: float = 0.99
+    attack: float = 0.01  # seconds: no click at note starts
+    release: float = 0.08
+    glide: float = 0.06  # seconds spent moving between targets (linear / cubic / spherical)
+    block: int = 32768
+    batch_blocks: int = 8
+
+
+def allocate_voices(notes: list[Note]) -> list[list[Note]]:
+    """Greedy: each note joins the first voice that is free at its start."""
+    voices: list[list[Note]] = []
+    for note in sorted(notes, key=lambda n: (n.start, n.midi)):
+        for voice in voices:
+            if voice[-1].end <= note.start + 1e-9:
+                voice.append(note)
+                break
+        else:
+            voices.append([note])
+    return voices
+
+
+def voice_keyframes(session: ModelSession, voice: list[Note], settings: RenderSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Times and latent targets of one monophonic voice (silence between notes)."""
+    silence = session.silence_latent()
+    times, targets = [0.0], [silence]
+    hold = settings.interpolation == "none"
+    for i, note in enumerate(voice):
+        z = session.label_latent(note.midi, note.dynamics, note.instrument)
+        a = note.start
+        b = note.end + settings.release
+        if i + 1 < len(voice):
+            b = min(b, voice[i + 1].start)
+        if hold:
+            times += [a, b]
+            targets += [z, silence]
+            continue
+        g = min(settings.glide / 2, (b - a) / 4)
+        if a - g > times[-1]:
+            times.append(a - g)
+            targets.append(targets[-1] if targets[-1] is silence else silence)
+        times += [a + g, b - g]
+        targets += [z, z]
+        if i + 1 == len(voice) or voice[i + 1].start - b > settings.glide:
+            times.append(b + g)
+            targets.append(silence)
+    return np.asarray(times), np.asarray(targets)
+
+
+def note_envelope(voice: list[Note], n_samples: int, sample_rate: int, settings: RenderSettings) -> np.ndarray:
+    env = np.zeros(n_samples, dtype=np.float32)
+    for note in voice:
+        a = int(note.start * sample_rate)
+        e = min(int(note.end * sample_rate), n_samples)
+        r = min(int((note.end + settings.release) * sample_rate), n_samples)
+        att = max(1, int(settings.attack * sample_rate))
+        seg = np.ones(max(0, e - a), dtype=np.float32)
+        seg[: min(att, len(seg))] = np.linspace(0, 1, att, endpoint=False, dtype=np.float32)[: len(seg)]
+        env[a:e] = np.maximum(env[a:e], seg)
+        level = seg[-1] if len(seg) else 0.0
+        env[e:r] = np.maximum(env[e:r], np.linspace(level, 0, r - e, dtype=np.float32))
+    return env
+
+
+def _fast_phase(mag_np: np.ndarray, start: int, transform: NSGTransform, settings: RenderSettings,
+                previous: Optional[np.ndarray]) -> np.ndarray:
+    """One block: phase-locked initial phases, then fast Griffin-Lim (momentum) with the torch NSGT.
+
+    ``previous`` is the audio of the block that overlaps this one's first half, when there is one:
+    its phases seed that half, so the two blocks agree where they are cross-faded instead of beating.
+    """
+    tn = TorchNSGT.for_transform(transform)
+    phase = phase_locked_init(mag_np, transform, start_sample=int(start))
+    if previous is not None:
+        half = transform.length // 2
+        seed = torch.zeros((1, transform.length), dtype=tn.dtype)
+        seed[0, :half] = torch.from_numpy(previous[half:])
+        first = transform.n_frames // 2
+        phase[:, :first] = tn.forward(seed)[0, :, :first].angle().double().numpy()
+    mag = torch.from_numpy(mag_np).to(tn.dtype)[None]
+    coeffs = torch.polar(mag, torch.from_numpy(phase).to(tn.dtype)[None])
+    prev = coeffs
+    for _ in range(settings.iterations):
+        projected = tn.forward(tn.backward(coeffs))
+        # mag * projected / |projected| is the magnitude projection without evaluating exp(i*angle).
+        consistent = projected * (mag / projected.abs().clamp_min(1e-12))
+        coeffs = consistent + settings.momentum * (consistent - prev)
+        prev = consistent
+    return tn.backward(coeffs * (mag / coeffs.abs().clamp_min(1e-12)))[0].double().numpy()
+
+
+def reconstruct_path(session: ModelSession, path: Callable[[np.ndarray], np.ndarray], n_samples: int,
+                     settings: RenderSettings, active: Optional[Callable[[float, float], bool]] = None,
+                     progress: ProgressFn = no_progress, cancel: Optional[CancelFn] = None,
+                     done_before: int = 0, total_blocks: Optional[int] = None) -> np.ndarray:
+    """Audio of a latent path given as a function of time (seconds -> latents)."""
+    sr = session.spectral.sample_rate
+    L = settings.block
+    hop = L // 2
+    transform = NSGTransform.for_length(L, session.spectral)
+    window = np.sin(np.pi * np.arange(L) / L) ** 2  # periodic Hann: half-overlapped copies sum to one
+    starts = np.arange(-hop, n_samples, hop)
+    out = np.zeros(n_samples + 2 * L)
+    todo = [s for s in starts if active is None or active(s / sr, (s + L) / sr)]
+    previous, previous_start = None, None
+    total = total_blocks or len(todo)
+    for i in range(0, len(todo), settings.batch_blocks):
+        check_cancel(cancel)
+        batch = np.asarray(todo[i : i + settings.batch_blocks])
+        times = (batch[:, None] + np.arange(transform.n_frames)[None, :] * transform.hop) / sr
+        z = path(times.reshape(-1))
+        mags = session.decode_magnitudes(z).reshape(len(batch), transform.n_frames, -1)
+        full = np.zeros((len(batch), transform.n_rows, transform.n_frames))
+        full[:, 1:-1] = mags.transpose(0, 2, 1)
+        for s, m in zip(batch, full):
+            if settings.phase == "gl30":
+                a = griffin_lim(m, transform, n_iter=30, momentum=0.0, seed=int(s) & 0xFFFF)[0]
+            else:
+                a = _fast_phase(m, s, transform, settings, previous if previous_start == s - hop else None)
+            previous, previous_start = a, s
+            out[s + L : s + 2 * L] += a * window
+        progress(done_before + min(i + len(batch), len(todo)), total, "rendering")
+    return out[L : L + n_samples]
+
+
+def render_notes(session: ModelSession, notes: list[Note], settings: RenderSettings = RenderSettings(),
+                 progress: ProgressFn = no_progress, cancel: Optional[CancelFn] = None) -> np.ndarray:
+    """Mono float32 audio at the model's sample rate."""
+    if not notes:
+        raise GlissandoError("nothing to render: no notes")
+    if settings.phase not in PHASE_METHODS:
+        raise GlissandoError(f"unknown phase method {settings.phase!r} (use {', '.join(PHASE_METHODS)})")
+    for n in notes:
+        session.check_note(n.midi, n.dynamics, n.instrument)
+    sr = session.spectral.sample_rate
+    n_samples = int((max(n.end for n in notes) + settings.release + 0.05) * sr)
+    voices = allocate_voices(notes)
+    L = settings.block
+    margin = L / sr
+
+    def activity(voice):
+        spans = [(n.start, n.end + settings.release) for n in voice]
+        return lambda a, b: any(s < b and e > a for s, e in spans)
+
+    counts = [sum(activity(v)(s / sr, (s + L) / sr) for s in range(-L // 2, n_samples, L // 2)) for v in voices]
+    out = np.zeros(n_samples)
+    done = 0
+    for voice, count in zip(voices, counts):
+        times, targets = voice_keyframes(session, voice, settings)
+        path = lambda q, t=times, y=targets: interpolate(t, y, q, settings.interpolation).astype(np.float32)
+        audio = reconstruct_path(session, path, n_samples, settings, activity(voice), progress, cancel, done, sum(counts))
+        out += audio * note_envelope(voice, n_samples, sr, settings)
+        done += count
+    return out.astype(np.float32)
+
+
+def render_trajectory(session: ModelSession, times: np.ndarray, latents: np.ndarray, settings: RenderSettings = RenderSettings(),
+                      progress: ProgressFn = no_progress, cancel: Optional[CancelFn] = None) -> np.ndarray:
+    """A free latent trajectory (targets reached at ``times``) as audio, with short fades at both ends."""
+    sr = session.spectral.sample_rate
+    n_samples = int(max(times[-1], 0.05) * sr)
+    path = lambda q: interpolate(times, latents, q, settings.interpolation).astype(np.float32)
+    audio = reconstruct_path(session, path, n_samples, settings, progress=progress, cancel=cancel)
+    fade = min(int(settings.attack * sr), n_samples // 2)
+    if fade:
+        audio[:fade] *= np.linspace(0, 1, fade)
+        audio[-fade:] *= np.linspace(1, 0, fade)
+    return audio.astype(np.float32)
+
+
+def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int = 22050, out_rate: int = 22050,
+              bit_depth: str = "16", force: bool = False) -> Path:
+    """Write audio atomically; an existing file is replaced only with ``force``."""
+    import soundfile as sf
+
+    path = Path(path)
+    if path.exists() and not force:
+        raise GlissandoError(f"{path}: already exists (use --force to replace it)")
+    if out_rate not in (22050, 44100):
+        raise GlissandoError(f"{path}: output sample rate must be 22050 or 44100, not {out_rate}")
+    if bit_depth not in SUBTYPES:
+        raise GlissandoError(f"{path}: bit depth must be one of {', '.join(SUBTYPES)}")
+    audio = np.asarray(audio, dtype=np.float64)
+    if out_rate != sample_rate:
+        from scipy.signal import resample_poly
+
+        audio = resample_poly(audio, out_rate, sample_rate)
+    peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
+    if peak > 0.999:  # never clip; quieter material is left at the level the model decoded
+        audio = audio * (0.999 / peak)
+    if not path.parent.exists():
+        raise GlissandoError(f"{path}: the folder {path.parent} does not exist")
+    try:
+        with atomic_write(path, suffix=".tmp.wav") as tmp:
+            sf.write(str(tmp), audio.astype(np.float32), out_rate, subtype=SUBTYPES[bit_depth], format="WAV")
+    except PermissionError:
+        raise GlissandoError(f"{path}: cannot be written (permission denied)") from None
+    except OSError as exc:
+        raise GlissandoError(f"{path}: cannot be written ({exc.strerror or exc})") from None
+    return path
+
+
+def path_convergence(session: ModelSession, path: Callable[[np.ndarray], np.ndarray], audio: np.ndarray,
+                     settings: RenderSettings, active: Optional[Callable[[float, float], bool]] = None) -> float:
+    """Spectral convergence of rendered audio against the magnitudes its path decodes to, over the
+    blocks where the path sounds: how faithfully phase reconstruction realised the decoded frames."""
+    sr = session.spectral.sample_rate
+    L = settings.block
+    transform = NSGTransform.for_length(L, session.spectral)
+    num = den = 0.0
+    for s in range(0, max(1, len(audio) - L + 1), L):
+        if active is not None and not active(s / sr, (s + L) / sr):
+            continue
+        times = (s + np.arange(transform.n_frames) * transform.hop) / sr
+        target = session.decode_magnitudes(path(times)).T
+        # The block edges wrap around in the NSGT; judge the central 80% only.
+        inner = slice(transform.n_frames // 10, transform.n_frames - transform.n_frames // 10)
+        got = np.abs(transform.forward(audio[s : s + L])[1:-1])
+        num += np.sum((target[:, inner] - got[:, inner]) ** 2)
+        den += np.sum(target[:, inner] ** 2)
+    return float(np.sqrt(num / den)) if den else float("nan")
+
+
+def voice_paths(session: ModelSession, notes: list[Note], settings: RenderSettings):
+    """(path, activity) for each voice: what render_notes reconstructs, for measuring it."""
+    L, sr = settings.block, session.spectral.sample_rate
+    result = []
+    for voice in allocate_voices(notes):
+        times, targets = voice_keyframes(session, voice, settings)
+        spans = [(n.start, n.end + settings.release) for n in voice]
+        result.append((lambda q, t=times, y=targets: interpolate(t, y, q, settings.interpolation).astype(np.float32),
+                       lambda a, b, sp=spans: any(s < b and e > a for s, e in sp)))
+    return result

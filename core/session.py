@@ -1,0 +1,114 @@
+"""ModelSession: one model loaded on one device, translating in both directions in batches."""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Optional
+
+import numpy as np
+import torch
+
+from .data.labels import FAMILIES, SILENT, INSTRUMENTS, midi_to_labels, note_name
+from .jobs import GlissandoError
+from .models.modelfile import LoadedModel, load_model
+from .training.train import pick_device
+
+BATCH = 8192
+
+
+class ModelSession:
+    """Encode and decode in both domains with one loaded model.
+
+    Frames are log-magnitude NSGT frames (T, n_bins) as the data sets store them; latents are
+    (T, latent_dim) float32 arrays. Everything returns numpy so callers never hold torch tensors.
+    """
+
+    def __init__(self, model: Optional[str | os.PathLike] = None, device: str = "auto"):
+        self.device = pick_device(device)
+        self.loaded: LoadedModel = load_model(model, self.device)
+        self.model = self.loaded.model.eval()
+        self.config = self.loaded.config
+        self.spectral = self.loaded.spectral
+        self.vocabulary: dict[str, list[str]] = self.config.vocabulary
+        self._label_cache: dict[tuple, np.ndarray] = {}
+
+    # -- facts ---------------------------------------------------------------------------------
+    @property
+    def path(self):
+        return self.loaded.path
+
+    @property
+    def instruments(self) -> list[str]:
+        return [i for i in self.vocabulary["instrument"] if i != SILENT]
+
+    @property
+    def dynamics(self) -> list[str]:
+        return [d for d in self.vocabulary["dynamics"] if d != SILENT]
+
+    def instrument_range(self, instrument: str) -> tuple[int, int]:
+        lo, hi = self.loaded.instrument_ranges.get(instrument, (21, 108))
+        return int(lo), int(hi)
+
+    def check_note(self, midi: int, dynamics: str, instrument: str) -> None:
+        if instrument not in self.instruments:
+            raise GlissandoError(f"{self.path}: the model does not know the instrument {instrument!r} "
+                                 f"(it knows {', '.join(self.instruments)})")
+        if dynamics not in self.dynamics:
+            raise GlissandoError(f"{self.path}: the model does not know the dynamic {dynamics!r} (it knows {', '.join(self.dynamics)})")
+        lo, hi = self.instrument_range(instrument)
+        if not lo <= midi <= hi:
+            raise GlissandoError(f"{note_name(midi)} is outside the {instrument}'s trained range "
+                                 f"{note_name(lo)}-{note_name(hi)} in {self.path}")
+
+    # -- the four translations -----------------------------------------------------------------
+    @torch.no_grad()
+    def encode_signal(self, log_frames: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.asarray(log_frames, dtype=np.float32)).to(self.device)
+        return torch.cat([self.model.encode_signal(self.model.normalize(b))[0] for b in x.split(BATCH)]).cpu().numpy() \
+            if len(x) else np.zeros((0, self.config.latent_dim), np.float32)
+
+    @torch.no_grad()
+    def decode_signal(self, latents: np.ndarray) -> np.ndarray:
+        """Latents -> log-magnitude frames (the decoded Gaussian's mean)."""
+        z = torch.from_numpy(np.asarray(latents, dtype=np.float32)).to(self.device)
+        out = [self.model.denormalize(self.model.decode_signal(b)[0]) for b in z.split(BATCH)]
+        return torch.cat(out).cpu().numpy() if out else np.zeros((0, self.config.n_bins), np.float32)
+
+    def decode_magnitudes(self, latents: np.ndarray) -> np.ndarray:
+        """Latents -> linear NSGT magnitudes (T, n_bins)."""
+        return np.maximum(np.exp(self.decode_signal(latents)) - self.spectral.log_floor, 0.0)
+
+    @torch.no_grad()
+    def decode_symbols(self, latents: np.ndarray) -> dict[str, np.ndarray]:
+        """Latents -> per-family label probabilities, each (T, vocabulary size)."""
+        z = torch.from_numpy(np.asarray(latents, dtype=np.float32)).to(self.device)
+        parts = [[lg.softmax(-1) for lg in self.model.decode_symbols(b)] for b in z.split(BATCH)]
+        return {f: torch.cat([p[j] for p in parts]).cpu().numpy() for j, f in enumerate(FAMILIES)}
+
+    def signal_to_symbols(self, log_frames: np.ndarray) -> dict[str, np.ndarray]:
+        return self.decode_symbols(self.encode_signal(log_frames))
+
+    def reconstruct(self, log_frames: np.ndarray) -> np.ndarray:
+        return self.decode_signal(self.encode_signal(log_frames))
+
+    @torch.no_grad()
+    def label_latent(self, midi: Optional[int], dynamics: Optional[str], instrument: Optional[str]) -> np.ndarray:
+        """The symbol encoder's mean for one label set; ``midi=None`` means silence."""
+        key = (midi, dynamics, instrument)
+        if key not in self._label_cache:
+            if midi is None:
+                labels = {f: SILENT for f in FAMILIES}
+            else:
+                pc, octave = midi_to_labels(midi)
+                labels = {"pitch_class": pc, "octave": octave, "dynamics": dynamics, "instrument": instrument}
+            idx = self.model.label_indices([labels])
+            self._label_cache[key] = self.model.encode_symbols(idx)[0][0].cpu().numpy()
+        return self._label_cache[key]
+
+    def silence_latent(self) -> np.ndarray:
+        return self.label_latent(None, None, None)
+
+    def project_3d(self, latents: np.ndarray) -> np.ndarray:
+        """Latents -> the navigator's 3-D coordinates (PCA of the training posteriors)."""
+        p = self.loaded.projection
+        return (np.asarray(latents) - p["mean"].numpy()) @ p["components"].numpy().T
