@@ -129,6 +129,128 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _session(args):
+    from .session import ModelSession
+
+    return ModelSession(args.model, device=getattr(args, "device", "auto"))
+
+
+def _render_settings(args):
+    from .render import RenderSettings
+
+    return RenderSettings(interpolation=args.interp, phase=args.phase)
+
+
+def _write_audio(args, audio, session) -> None:
+    from .render import write_wav
+
+    path = write_wav(args.output, audio, session.spectral.sample_rate, args.rate, args.bits, force=args.force)
+    print(f"{path}: {len(audio) / session.spectral.sample_rate:.2f} s written")
+
+
+def parse_note_list(text: str, default_instrument: str) -> list:
+    """'C4:mf:1.0 E4:ff:0.5 R:0.25' -> consecutive notes (R is a rest)."""
+    from .data.labels import parse_note
+    from .midi import Note
+
+    notes, now = [], 0.0
+    for token in text.split():
+        parts = token.split(":")
+        try:
+            if parts[0].upper() == "R":
+                now += float(parts[1]) if len(parts) > 1 else 0.5
+                continue
+            midi = parse_note(parts[0])
+            dynamics = parts[1] if len(parts) > 1 and parts[1] else "mf"
+            duration = float(parts[2]) if len(parts) > 2 else 0.5
+            instrument = parts[3] if len(parts) > 3 else default_instrument
+        except (ValueError, IndexError):
+            raise GlissandoError(f"--notes: cannot read {token!r} (write NOTE:DYNAMICS:SECONDS, e.g. C4:mf:1.0, or R:0.5 for a rest)") from None
+        if duration <= 0:
+            raise GlissandoError(f"--notes: {token!r} has no duration")
+        notes.append(Note(now, now + duration, midi, dynamics, instrument))
+        now += duration
+    if not notes:
+        raise GlissandoError("--notes: no notes given")
+    return notes
+
+
+def _default_instrument(session, wanted):
+    if wanted:
+        if wanted not in session.instruments:
+            raise GlissandoError(f"--instrument {wanted}: the model knows {', '.join(session.instruments)}")
+        return wanted
+    return "piano" if "piano" in session.instruments else session.instruments[0]
+
+
+def cmd_synth(args) -> int:
+    from .render import render_notes
+
+    session = _session(args)
+    notes = parse_note_list(args.notes, _default_instrument(session, args.instrument))
+    bar = _Bar("block")
+    try:
+        audio = render_notes(session, notes, _render_settings(args), progress=bar)
+    finally:
+        bar.close()
+    _write_audio(args, audio, session)
+    return 0
+
+
+def cmd_render_midi(args) -> int:
+    from .midi import fit_to_range, read_midi
+    from .render import render_notes
+
+    session = _session(args)
+    fallback = _default_instrument(session, args.instrument)
+    notes = read_midi(args.input, session.instruments, fallback, session.dynamics, warn=_warn)
+    if args.instrument:  # the user's choice applies to every track
+        for n in notes:
+            n.instrument = fallback
+    ranges = {i: session.instrument_range(i) for i in session.instruments}
+    notes = fit_to_range(notes, ranges, args.strict, str(args.input), warn=_warn)
+    bar = _Bar("block")
+    try:
+        audio = render_notes(session, notes, _render_settings(args), progress=bar)
+    finally:
+        bar.close()
+    _write_audio(args, audio, session)
+    return 0
+
+
+def cmd_transcribe(args) -> int:
+    from .transcribe import transcribe, write_notes
+
+    inputs = [Path(p) for p in args.inputs]
+    fmt = args.format
+    if len(inputs) > 1:
+        if args.output is None:
+            raise GlissandoError("several inputs: give -o FOLDER for the outputs")
+        out_dir = Path(args.output)
+        if out_dir.exists() and not out_dir.is_dir():
+            raise GlissandoError(f"{out_dir}: several inputs need -o to be a folder")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fmt = fmt or "json"
+        targets = [out_dir / f"{p.stem}.{fmt}" for p in inputs]
+    else:
+        fmt = fmt or (Path(args.output).suffix.lstrip(".").replace("midi", "mid") if args.output else "json")
+        targets = [Path(args.output) if args.output else inputs[0].with_suffix(f".{fmt}")]
+    session = _session(args)  # loaded once for every input
+    failures = 0
+    for source, target in zip(inputs, targets):
+        bar = _Bar("sample")
+        try:
+            notes, _ = transcribe(session, source, progress=bar)
+            bar.close()
+            write_notes(notes, target, fmt, force=args.force)
+            print(f"{source}: {len(notes)} notes -> {target}")
+        except GlissandoError as exc:
+            bar.close()
+            print(f"glissando: {exc}", file=sys.stderr)
+            failures += 1
+    return 2 if failures else 0
+
+
 def cmd_gui(args) -> int:
     try:
         from ..app.main import run_app
@@ -176,6 +298,39 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--notes", action="store_true",
                    help="instead: note-level transcription accuracy over every note of DATA (for data the model never saw)")
     e.set_defaults(func=cmd_evaluate)
+
+    def audio_out(parser):
+        parser.add_argument("--model", help="model file or folder (default: the shipped model)")
+        parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+        parser.add_argument("--interp", choices=["none", "linear", "cubic", "spherical"], default="linear",
+                            help="how the latent path moves between targets")
+        parser.add_argument("--phase", choices=["fast", "gl30"], default="fast",
+                            help="phase reconstruction: fast (default) or the paper's Griffin-Lim, 30 iterations")
+        parser.add_argument("--rate", type=int, choices=[22050, 44100], default=22050)
+        parser.add_argument("--bits", choices=["16", "24", "float"], default="16")
+        parser.add_argument("--instrument", help="instrument to play (render-midi: for every track)")
+        parser.add_argument("-o", "--output", type=Path, required=True)
+        parser.add_argument("--force", action="store_true", help="replace an existing output file")
+
+    sy = sub.add_parser("synth", help="render notes written as NOTE:DYNAMICS:SECONDS to a WAV")
+    sy.add_argument("--notes", required=True, help='e.g. "C4:mf:1.0 E4:ff:0.5 R:0.25 G4:pp:1"')
+    audio_out(sy)
+    sy.set_defaults(func=cmd_synth)
+
+    rm = sub.add_parser("render-midi", help="render a MIDI file to a WAV")
+    rm.add_argument("input", type=Path)
+    rm.add_argument("--strict", action="store_true", help="refuse notes outside the instrument's trained range")
+    audio_out(rm)
+    rm.set_defaults(func=cmd_render_midi)
+
+    tr = sub.add_parser("transcribe", help="audio -> notes (JSON, CSV or MIDI)")
+    tr.add_argument("inputs", nargs="+")
+    tr.add_argument("--model")
+    tr.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    tr.add_argument("--format", choices=["json", "csv", "mid"])
+    tr.add_argument("-o", "--output", help="output file (one input) or folder (several)")
+    tr.add_argument("--force", action="store_true", help="replace existing output files")
+    tr.set_defaults(func=cmd_transcribe)
 
     g = sub.add_parser("gui", help="open the desktop app")
     g.add_argument("--model")

@@ -50,6 +50,23 @@ class SoundFontRenderer:
         stereo = np.concatenate([head, tail]).reshape(-1, 2)
         return stereo.mean(axis=1)
 
+    def render_sequence(self, program: int, events: list[tuple[float, float, int, int]], tail: float = 0.5) -> np.ndarray:
+        """Mono audio of notes (start s, end s, midi, velocity) played on one program: test melodies
+        and benchmark material with exactly known notes."""
+        synth = self._synth
+        synth.program_select(0, self._sfid, 0, program)
+        changes = sorted([(s, 1, m, v) for s, e, m, v in events] + [(e, 0, m, 0) for s, e, m, v in events])
+        out, now = [], 0
+        for t, on, midi, velocity in changes:
+            at = int(round(t * self.sample_rate))
+            if at > now:
+                out.append(np.frombuffer(synth.generate(at - now), dtype=np.float32).copy())
+                now = at
+            synth.noteon(0, midi, velocity) if on else synth.noteoff(0, midi)
+        out.append(np.frombuffer(synth.generate(int(tail * self.sample_rate)), dtype=np.float32).copy())
+        synth.sounds_off(0)
+        return np.concatenate(out).reshape(-1, 2).mean(axis=1)
+
     def identity(self, program: int, midi: int, velocity: int) -> dict:
         st = self.path.stat()
         return {"soundfont": str(self.path.resolve()), "size": st.st_size, "mtime": st.st_mtime_ns,
