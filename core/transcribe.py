@@ -27,7 +27,8 @@ class TranscribeSettings:
     frame_step: int = 4  # posteriors every 4th NSGT frame: about 12.8 ms apart
     smoothing: int = 5  # frames of the majority filter on the frame labels
     min_note: float = 0.05  # seconds
-    onset_db: float = 3.0  # a rise this large inside a held pitch starts a new note (repeated notes)
+    gate_db: float = 35.0  # frames this far below the loudest frame are rests (release tails, room noise)
+    onset_db: float = 5.0  # a rise this large inside a held pitch starts a new note (repeated notes)
     chunk_seconds: float = 30.0  # audio read and analysed this much at a time: memory stays flat
     block: int = 32768
 
@@ -90,6 +91,8 @@ def frame_posteriors(session: ModelSession, path: str | os.PathLike, settings: T
     chunk = int(settings.chunk_seconds * sr_in)
     margin = int(2.0 * sr_in)  # resampling and block edges settle within this
     all_times, all_level, probs = [], [], None
+    cfg = session.spectral
+    high_bins = int(np.ceil(cfg.bins_per_octave * np.log2(400.0 / cfg.fmin)))
     peak = 0.0
     with sf.SoundFile(str(path)) as fh:
         for start in range(0, info.frames, chunk):
@@ -111,7 +114,10 @@ def frame_posteriors(session: ModelSession, path: str | os.PathLike, settings: T
             p = session.signal_to_symbols(frames)
             probs = {f: [v] for f, v in p.items()} if probs is None else {f: probs[f] + [p[f]] for f in probs}
             all_times.append(times)
-            all_level.append(20 * np.log10(np.maximum(np.exp(frames.astype(np.float64)) - session.spectral.log_floor, 0).sum(1) + 1e-9))
+            # Level from the bins above 400 Hz only: their windows are short (under 0.1 s), so the level
+            # rises at the onset itself, while the long low-frequency windows hear a note well before.
+            high = frames[:, high_bins:].astype(np.float64)
+            all_level.append(20 * np.log10(np.maximum(np.exp(high) - session.spectral.log_floor, 0).sum(1) + 1e-9))
             progress(min(start + chunk, info.frames), info.frames, "transcribing")
     if peak < 1e-4:
         raise GlissandoError(f"{path}: the audio is silent")
@@ -160,7 +166,7 @@ def posteriors_to_notes(session: ModelSession, post: Posteriors, settings: Trans
     best = flat.argmax(1)
     midi = np.array([(oct_values[b // 12] + 1) * 12 + b % 12 for b in best])
     silent = pc_p[:, vocab["pitch_class"].index(SILENT)] + 0.0
-    sounding = (silent < 0.5) & (flat.max(1) > silent)
+    sounding = (silent < 0.5) & (flat.max(1) > silent) & (post.level > post.level.max() - settings.gate_db)
     labels = _merge_octave_transients(_majority(np.where(sounding, midi, -1), settings.smoothing), post.times)
     if len(post.times) < 2:
         return []
@@ -181,7 +187,11 @@ def posteriors_to_notes(session: ModelSession, post: Posteriors, settings: Trans
             if rise[j] > settings.onset_db and j - i > lag and rise[j] >= rise[max(i, j - 1)] and (j + 1 >= n or rise[j] >= rise[j + 1]):
                 break
             j += 1
-        start, end = post.times[i], post.times[j - 1] + dt
+        # The model hears a note a little before it starts (frames see through their windows): the
+        # onset is where the level first comes within 12 dB of the attack's peak.
+        early = slice(i, min(j, i + max(2, int(0.2 / dt))))
+        onset = i + int(np.argmax(post.level[early] >= post.level[early].max() - 12.0))
+        start, end = post.times[onset], post.times[j - 1] + dt
         if end - start >= settings.min_note:
             sel = slice(i, j)
             dyn_p = post.probs["dynamics"][sel].mean(0)

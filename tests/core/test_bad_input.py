@@ -1,0 +1,112 @@
+"""Every bad input gets one line naming the file and the reason, a non-zero exit, no traceback,
+and never a half-written output."""
+import numpy as np
+import pytest
+import soundfile as sf
+
+from glissando.core.cli import main as cli
+
+
+def _run(capsys, *argv):
+    code = cli(list(argv))
+    err = capsys.readouterr().err
+    return code, err
+
+
+@pytest.fixture
+def wav(tmp_path, renderer):
+    path = tmp_path / "note.wav"
+    sf.write(str(path), renderer.render_sequence(73, [(0.1, 0.6, 72, 90)]), 22050)
+    return path
+
+
+def test_not_audio(tmp_path, capsys):
+    bad = tmp_path / "notes.txt.wav"
+    bad.write_text("hello")
+    code, err = _run(capsys, "transcribe", str(bad), "-o", str(tmp_path / "x.json"))
+    assert code != 0 and "notes.txt.wav: not a readable audio file" in err and "Traceback" not in err
+
+
+def test_empty_and_silent_wavs(tmp_path, capsys):
+    empty, silent = tmp_path / "empty.wav", tmp_path / "silent.wav"
+    sf.write(str(empty), np.zeros(0), 22050)
+    sf.write(str(silent), np.zeros(22050), 22050)
+    code, err = _run(capsys, "transcribe", str(empty), "-o", str(tmp_path / "e.json"))
+    assert code != 0 and "empty.wav: the audio file is empty" in err
+    code, err = _run(capsys, "transcribe", str(silent), "-o", str(tmp_path / "s.json"))
+    assert code != 0 and "silent.wav: the audio is silent" in err
+
+
+def test_corrupt_empty_and_drums_only_midi(tmp_path, capsys):
+    import mido
+
+    corrupt = tmp_path / "corrupt.mid"
+    corrupt.write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk\x00\x00\xff\xff garbage")
+    empty = tmp_path / "empty.mid"
+    mido.MidiFile().save(str(empty))
+    drums = tmp_path / "drums.mid"
+    mid = mido.MidiFile()
+    track = mido.MidiTrack([mido.Message("note_on", channel=9, note=36, velocity=100, time=0),
+                            mido.Message("note_off", channel=9, note=36, velocity=0, time=480)])
+    mid.tracks.append(track)
+    mid.save(str(drums))
+    for path, reason in ((corrupt, "not a readable MIDI file"), (empty, "has no notes"), (drums, "has no notes (only drums)")):
+        code, err = _run(capsys, "render-midi", str(path), "-o", str(tmp_path / "o.wav"))
+        assert code != 0 and f"{path.name}: the MIDI file" in err or reason in err
+        assert reason in err and "Traceback" not in err
+    assert not (tmp_path / "o.wav").exists()
+
+
+def test_unwritable_output_and_existing_output(tmp_path, wav, capsys):
+    code, err = _run(capsys, "synth", "--notes", "C4:mf:0.3", "-o", str(tmp_path / "missing" / "out.wav"))
+    assert code != 0 and "does not exist" in err
+    existing = tmp_path / "keep.wav"
+    existing.write_bytes(b"precious")
+    code, err = _run(capsys, "synth", "--notes", "C4:mf:0.3", "-o", str(existing))
+    assert code != 0 and "already exists (use --force" in err
+    assert existing.read_bytes() == b"precious"
+    assert _run(capsys, "synth", "--notes", "C4:mf:0.3", "-o", str(existing), "--force")[0] == 0
+    assert sf.info(str(existing)).duration > 0.3
+
+
+def test_interrupted_export_leaves_the_old_file(tmp_path, monkeypatch):
+    from glissando.core import render
+
+    target = tmp_path / "out.wav"
+    target.write_bytes(b"old and good")
+
+    def explode(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("soundfile.write", explode)
+    with pytest.raises(KeyboardInterrupt):
+        render.write_wav(target, np.zeros(100), force=True)
+    assert target.read_bytes() == b"old and good"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.wav"]
+
+
+def test_notes_outside_the_range(tmp_path, capsys):
+    import mido
+
+    mid = mido.MidiFile()
+    track = mido.MidiTrack([mido.Message("program_change", program=73, time=0),
+                            mido.Message("note_on", note=40, velocity=80, time=0),
+                            mido.Message("note_off", note=40, velocity=0, time=480)])
+    mid.tracks.append(track)
+    path = tmp_path / "low.mid"
+    mid.save(str(path))
+    code, err = _run(capsys, "render-midi", str(path), "-o", str(tmp_path / "o.wav"), "--strict")
+    assert code != 0 and "E2 at 0.00 s is outside the flute's trained range C4-C7" in err
+    code, err = _run(capsys, "render-midi", str(path), "-o", str(tmp_path / "o.wav"))
+    assert code == 0 and "moved by octaves" in err
+    code, err = _run(capsys, "synth", "--notes", "C1:mf:0.5", "--instrument", "flute", "-o", str(tmp_path / "f.wav"))
+    assert code != 0 and "C1 is outside the flute's trained range C4-C7" in err
+
+
+def test_bad_note_text_and_unknown_model(tmp_path, capsys):
+    code, err = _run(capsys, "synth", "--notes", "C4:mf:abc", "-o", str(tmp_path / "x.wav"))
+    assert code != 0 and "cannot read 'C4:mf:abc'" in err
+    fake = tmp_path / "fake.safetensors"
+    fake.write_bytes(b"not a model")
+    code, err = _run(capsys, "synth", "--notes", "C4", "--model", str(fake), "-o", str(tmp_path / "y.wav"))
+    assert code != 0 and "fake.safetensors: not a Glissando model" in err

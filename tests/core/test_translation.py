@@ -1,0 +1,122 @@
+"""Generation and transcription with the shipped model, judged by a pitch tracker and by mir_eval."""
+import json
+
+import mido
+import numpy as np
+import pytest
+import soundfile as sf
+
+from glissando.core.cli import main as cli
+from glissando.core.midi import Note, read_midi
+from glissando.core.render import RenderSettings, render_notes
+from glissando.core.session import ModelSession
+
+SR = 22050
+
+
+@pytest.fixture(scope="module")
+def session():
+    return ModelSession(device="cpu")
+
+
+def tracked_midi(audio, start, end):
+    """Median pitch (MIDI) a YIN tracker finds between start and end seconds."""
+    import librosa
+
+    seg = audio[int(start * SR) : int(end * SR)].astype(np.float64)
+    f0 = librosa.yin(seg, fmin=60, fmax=2000, sr=SR, frame_length=2048)
+    return float(np.median(librosa.hz_to_midi(f0)))
+
+
+def test_synthesized_c_e_g_have_those_pitches(session):
+    notes = [Note(0.0, 0.6, 60, "mf", "flute"), Note(0.6, 1.2, 64, "mf", "flute"), Note(1.2, 1.8, 67, "ff", "flute")]
+    audio = render_notes(session, notes)
+    assert len(audio) == pytest.approx((1.8 + RenderSettings().release + 0.05) * SR, abs=2)
+    for n in notes:
+        assert tracked_midi(audio, n.start + 0.15, n.end - 0.1) == pytest.approx(n.midi, abs=0.3)
+
+
+def test_reference_phase_method_renders_the_same_pitch(session):
+    audio = render_notes(session, [Note(0.0, 0.8, 69, "mf", "violin")], RenderSettings(phase="gl30"))
+    assert tracked_midi(audio, 0.2, 0.7) == pytest.approx(69, abs=0.3)
+
+
+@pytest.mark.parametrize("mode", ["none", "linear", "cubic"])
+def test_legato_pair_keeps_both_pitches_in_every_mode(session, mode):
+    notes = [Note(0.0, 0.7, 62, "mf", "clarinet"), Note(0.7, 1.4, 69, "mf", "clarinet")]
+    audio = render_notes(session, notes, RenderSettings(interpolation=mode))
+    assert tracked_midi(audio, 0.15, 0.55) == pytest.approx(62, abs=0.3)
+    assert tracked_midi(audio, 0.85, 1.25) == pytest.approx(69, abs=0.3)
+    assert np.max(np.abs(audio)) < 1.0
+
+
+def test_no_click_at_note_start(session):
+    audio = render_notes(session, [Note(0.5, 1.0, 72, "ff", "trumpet")])
+    assert np.max(np.abs(audio[: int(0.49 * SR)])) < 1e-3  # silence before the note
+    ramp = np.abs(audio[int(0.5 * SR) : int(0.502 * SR)])
+    assert ramp.max() < 0.3 * np.abs(audio).max()  # the attack ramps, it does not jump
+
+
+def _write_midi_with_tempo_change(path):
+    mid = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack()
+    mid.tracks.append(track)
+    track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(120), time=0))
+    track.append(mido.Message("program_change", program=73, time=0))
+    for i, note in enumerate([60, 62, 64, 65]):
+        if i == 2:
+            track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(60), time=0))
+        track.append(mido.Message("note_on", note=note, velocity=80, time=0))
+        track.append(mido.Message("note_off", note=note, velocity=0, time=480))
+    drums = mido.MidiTrack()
+    drums.append(mido.Message("note_on", channel=9, note=36, velocity=100, time=0))
+    drums.append(mido.Message("note_off", channel=9, note=36, velocity=0, time=240))
+    mid.tracks.append(drums)
+    mid.save(str(path))
+    return path
+
+
+def test_midi_with_a_tempo_change_renders_to_the_right_length(tmp_path, capsys):
+    midi = _write_midi_with_tempo_change(tmp_path / "tempo.mid")
+    # two beats at 120 bpm (1 s) then two at 60 bpm (2 s): the last note ends at 3 s
+    notes = read_midi(midi, ["flute"], "flute")
+    assert [round(n.start, 3) for n in notes] == [0.0, 0.5, 1.0, 2.0] and notes[-1].end == pytest.approx(3.0)
+    assert all(n.instrument == "flute" for n in notes)
+    out = tmp_path / "tempo.wav"
+    assert cli(["render-midi", str(midi), "-o", str(out), "--rate", "44100", "--bits", "24"]) == 0
+    info = sf.info(str(out))
+    assert info.samplerate == 44100 and info.subtype == "PCM_24"
+    assert info.duration == pytest.approx(3.0 + RenderSettings().release + 0.05, abs=0.01)
+    assert "drum note(s) on channel 10 ignored" in capsys.readouterr().err
+
+
+def test_transcribing_a_rendered_melody_gives_back_its_notes(tmp_path, renderer):
+    import mir_eval
+
+    melody = [(0.2, 0.6, 72), (0.7, 1.1, 74), (1.2, 1.6, 76), (1.7, 2.4, 79), (2.5, 2.9, 77), (3.0, 3.7, 72)]
+    audio = renderer.render_sequence(73, [(s, e, m, 90) for s, e, m in melody])  # TimGM6mb flute
+    wav = tmp_path / "melody.wav"
+    sf.write(str(wav), audio, SR)
+    out = tmp_path / "melody.json"
+    assert cli(["transcribe", str(wav), "-o", str(out)]) == 0
+    notes = json.loads(out.read_text())["notes"]
+    ref_i = np.array([[s, e] for s, e, _ in melody])
+    ref_p = 440 * 2 ** ((np.array([m for _, _, m in melody]) - 69) / 12)
+    est_i = np.array([[n["start"], n["end"]] for n in notes])
+    est_p = 440 * 2 ** ((np.array([n["midi"] for n in notes]) - 69) / 12)
+    _, _, f1, _ = mir_eval.transcription.precision_recall_f1_overlap(ref_i, ref_p, est_i, est_p, onset_tolerance=0.05, offset_ratio=None)
+    assert f1 >= 0.8
+    assert {"start", "end", "midi", "pitch_class", "octave", "dynamics", "instrument", "confidence"} <= set(notes[0])
+
+
+def test_several_inputs_load_once_and_write_one_output_each(tmp_path, renderer):
+    for name, midi in (("a", 60), ("b", 67)):
+        sf.write(str(tmp_path / f"{name}.wav"), renderer.render_sequence(71, [(0.1, 0.8, midi, 90)]), SR)
+    out = tmp_path / "out"
+    assert cli(["transcribe", str(tmp_path / "a.wav"), str(tmp_path / "b.wav"), "-o", str(out), "--format", "mid"]) == 0
+    for name, midi in (("a", 60), ("b", 67)):
+        notes = read_midi(out / f"{name}.mid", ["clarinet"], "clarinet")
+        assert [n.midi for n in notes] == [midi]
+    csv_out = tmp_path / "a.csv"
+    assert cli(["transcribe", str(tmp_path / "a.wav"), "-o", str(csv_out)]) == 0
+    assert csv_out.read_text().splitlines()[0].startswith("start,end,midi,note")
