@@ -181,16 +181,22 @@ def posteriors_to_notes(session: ModelSession, post: Posteriors, settings: Trans
         if labels[i] < 0:
             i += 1
             continue
-        j = i + 1
-        while j < n and labels[j] == labels[i]:
-            # a new attack of the same pitch: split at the local maximum of a large level rise
-            if rise[j] > settings.onset_db and j - i > lag and rise[j] >= rise[max(i, j - 1)] and (j + 1 >= n or rise[j] >= rise[j + 1]):
-                break
-            j += 1
+        run_end = i + 1
+        while run_end < n and labels[run_end] == labels[i]:
+            run_end += 1
         # The model hears a note a little before it starts (frames see through their windows): the
         # onset is where the level first comes within 12 dB of the attack's peak.
-        early = slice(i, min(j, i + max(2, int(0.2 / dt))))
+        early = slice(i, min(run_end, i + max(2, int(0.2 / dt))))
         onset = i + int(np.argmax(post.level[early] >= post.level[early].max() - 12.0))
+        # A repeated note of the same pitch: split at the local maximum of a large level rise, once
+        # this note's own attack (the first 100 ms) is over.
+        j = onset + max(lag, int(0.1 / dt)) + 1
+        while j < run_end:
+            if rise[j] > settings.onset_db and rise[j] >= rise[j - 1] and (j + 1 >= n or rise[j] >= rise[j + 1]):
+                j -= lag // 2  # the rise is measured over `lag` frames: the attack began about mid-way
+                break
+            j += 1
+        j = min(j, run_end)
         start, end = post.times[onset], post.times[j - 1] + dt
         if end - start >= settings.min_note:
             sel = slice(i, j)
