@@ -31,7 +31,7 @@ SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}
 class RenderSettings:
     interpolation: str = "linear"
     phase: str = "fast"  # "fast": phase-locked start + fast Griffin-Lim; "gl30": the paper's reference
-    iterations: int = 2  # fast Griffin-Lim iterations after the phase-locked start (bench/render.py)
+    iterations: int = 1  # fast Griffin-Lim iterations after the phase-locked start (bench/render.py)
     momentum: float = 0.99
     attack: float = 0.01  # seconds: no click at note starts
     release: float = 0.08

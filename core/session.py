@@ -75,8 +75,17 @@ class ModelSession:
         return torch.cat(out).cpu().numpy() if out else np.zeros((0, self.config.n_bins), np.float32)
 
     def decode_magnitudes(self, latents: np.ndarray) -> np.ndarray:
-        """Latents -> linear NSGT magnitudes (T, n_bins)."""
-        return np.maximum(np.exp(self.decode_signal(latents)) - self.spectral.log_floor, 0.0)
+        """Latents -> linear NSGT magnitudes (T, n_bins).
+
+        A held note repeats one latent for hundreds of frames: each distinct latent is decoded once.
+        """
+        latents = np.asarray(latents, dtype=np.float32)
+        if len(latents) == 0:
+            return np.zeros((0, self.config.n_bins), np.float32)
+        # Runs of equal consecutive rows (np.unique with an axis sorts, which costs more than it saves).
+        new = np.concatenate([[True], np.any(latents[1:] != latents[:-1], axis=1)])
+        mags = np.maximum(np.exp(self.decode_signal(latents[new])) - self.spectral.log_floor, 0.0)
+        return mags[np.cumsum(new) - 1]
 
     @torch.no_grad()
     def decode_symbols(self, latents: np.ndarray) -> dict[str, np.ndarray]:

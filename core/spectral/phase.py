@@ -74,9 +74,22 @@ def phase_locked_init(magnitude: np.ndarray, transform: NSGTransform, threshold_
     """
     cfg = transform.config
     rows, frames = magnitude.shape
-    bins = magnitude[1:-1]  # (n_bins, T)
+    # Held notes repeat the same frame many times: find the peaks of each distinct frame once.
+    bins = magnitude[1:-1]
+    new = np.concatenate([[True], np.any(bins[:, 1:] != bins[:, :-1], axis=0)])
+    bin_position = _partial_positions(bins[:, new], threshold_db)[:, np.cumsum(new) - 1]
+    freq = cfg.fmin * 2.0 ** (bin_position / cfg.bins_per_octave)
+    demod = _band_demodulation_hz(transform)[1:-1, None]
+    step = 2 * np.pi * (freq - demod) * transform.hop / cfg.sample_rate
+    phase = np.zeros((rows, frames))
+    phase[1:-1] = np.cumsum(step, axis=1) - step[:, :1] + (2 * np.pi * freq[:, :1] * start_sample / cfg.sample_rate) % (2 * np.pi)
+    return phase
+
+
+def _partial_positions(bins: np.ndarray, threshold_db: float) -> np.ndarray:
+    """For each bin of each frame, the fractional bin position of the spectral peak it belongs to."""
     logm = np.log(bins + 1e-9)
-    n_bins = bins.shape[0]
+    n_bins, frames = bins.shape
     # Peaks: local maxima within threshold_db of the frame's maximum.
     interior = (logm[1:-1] > logm[:-2]) & (logm[1:-1] >= logm[2:])
     floor = logm.max(axis=0, keepdims=True) - threshold_db / 20 * np.log(10)
@@ -96,10 +109,4 @@ def phase_locked_init(magnitude: np.ndarray, transform: NSGTransform, threshold_
     nearest = np.where(use_above, above, below)
     has_peak = nearest >= 0
     nearest = np.clip(nearest, 0, n_bins - 1)
-    bin_position = np.where(has_peak, np.take_along_axis(position, nearest, axis=0), np.broadcast_to(k, position.shape))
-    freq = cfg.fmin * 2.0 ** (bin_position / cfg.bins_per_octave)
-    demod = _band_demodulation_hz(transform)[1:-1, None]
-    step = 2 * np.pi * (freq - demod) * transform.hop / cfg.sample_rate
-    phase = np.zeros((rows, frames))
-    phase[1:-1] = np.cumsum(step, axis=1) - step[:, :1] + (2 * np.pi * freq[:, :1] * start_sample / cfg.sample_rate) % (2 * np.pi)
-    return phase
+    return np.where(has_peak, np.take_along_axis(position, nearest, axis=0), np.broadcast_to(k, position.shape))

@@ -1,0 +1,92 @@
+"""Transcription speed and accuracy on monophonic melodies rendered from TimGM6mb (a SoundFont the
+default model never heard), against a reference in the same process: nsgt's own (numpy) analysis of
+the same audio, the first step of any transcription.
+
+    .venv/bin/python bench/transcribe.py [--notes 24] [--memory]
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from common import melody  # noqa: E402
+from glissando.core.data.frames import log_frames_long  # noqa: E402
+from glissando.core.data.labels import DEFAULT_INSTRUMENTS, INSTRUMENTS  # noqa: E402
+from glissando.core.data.soundfont import SoundFontRenderer, default_soundfont_paths  # noqa: E402
+from glissando.core.session import ModelSession  # noqa: E402
+from glissando.core.transcribe import transcribe  # noqa: E402
+
+
+def f1_score(events, notes) -> float:
+    import mir_eval
+
+    ref_i = np.array([[s, e] for s, e, _, _ in events])
+    ref_p = 440 * 2 ** ((np.array([m for _, _, m, _ in events]) - 69) / 12)
+    est_i = np.array([[n.start, n.end] for n in notes]).reshape(-1, 2)
+    est_p = 440 * 2 ** ((np.array([n.midi for n in notes]) - 69) / 12)
+    return mir_eval.transcription.precision_recall_f1_overlap(ref_i, ref_p, est_i, est_p, onset_tolerance=0.05, offset_ratio=None)[2]
+
+
+def memory(renderer, minutes: float) -> None:
+    glissando = str(Path(sys.executable).with_name("glissando"))
+    with tempfile.TemporaryDirectory() as tmp:
+        one = renderer.render_sequence(INSTRUMENTS["flute"].gm_program, melody("flute", 60))
+        reps = int(np.ceil(minutes * 60 * 22050 / len(one)))
+        path = Path(tmp) / "long.wav"
+        with sf.SoundFile(str(path), "w", 22050, 1, "PCM_16") as fh:
+            for _ in range(reps):
+                fh.write(one)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        t0 = time.perf_counter()
+        subprocess.run([glissando, "transcribe", str(path), "-o", str(Path(tmp) / "long.json")], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        took = time.perf_counter() - t0
+        rss = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+        print(f"transcribe {reps * len(one) / 22050 / 60:.1f} min: peak memory {rss:.0f} MB, {took:.1f} s with start-up")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--notes", type=int, default=24)
+    ap.add_argument("--memory", action="store_true", help="also transcribe 30 minutes and report peak memory")
+    args = ap.parse_args()
+    renderer = SoundFontRenderer(default_soundfont_paths()["TimGM6mb"])
+    session = ModelSession(device="cpu")
+    rtfs, ratios, f1s = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for inst in DEFAULT_INSTRUMENTS:
+            events = melody(inst, args.notes)
+            audio = renderer.render_sequence(INSTRUMENTS[inst].gm_program, events)
+            wav = Path(tmp) / f"{inst}.wav"
+            sf.write(str(wav), audio, 22050)
+            t0 = time.perf_counter()
+            notes, _ = transcribe(session, wav)
+            took = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            log_frames_long(audio)
+            reference = time.perf_counter() - t0
+            f1 = f1_score(events, notes)
+            rtfs.append(len(audio) / 22050 / took)
+            ratios.append(reference / took)
+            f1s.append(f1)
+            print(f"{inst:12} {len(audio) / 22050:5.1f} s  {rtfs[-1]:6.1f}x real time  F1 {f1:.3f}  ({len(notes)} notes for {len(events)})")
+    if args.memory:
+        memory(renderer, 30)
+    print(f"transcribe: rtf_median={statistics.median(rtfs):.1f} speed_vs_numpy_analysis={statistics.median(ratios):.2f} "
+          f"f1_mean={np.mean(f1s):.3f} f1_min={np.min(f1s):.3f}")
+
+
+if __name__ == "__main__":
+    main()
