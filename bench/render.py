@@ -31,10 +31,9 @@ def convergence(session, notes, audio, settings):
     (path, active), = voice_paths(session, notes, settings)
     sr = session.spectral.sample_rate
     env = note_envelope(notes, len(audio), sr, settings)
-    scaled = lambda q: path(q)  # the envelope is applied to the audio: undo it where it is 1
     # Judge the sustained parts only (envelope at 1), where the decoded frames are what should sound.
     steady = np.where(env > 0.999, audio, 0.0)
-    return path_convergence(session, scaled, steady, settings, active)
+    return path_convergence(session, path, steady, settings, active)
 
 
 def pitch_hits(audio, notes, sr):

@@ -141,9 +141,14 @@ def _render_settings(args):
     return RenderSettings(interpolation=args.interp, phase=args.phase)
 
 
-def _write_audio(args, audio, session) -> None:
-    from .render import write_wav
+def _render_and_write(args, session, notes) -> None:
+    from .render import render_notes, write_wav
 
+    bar = _Bar("block")
+    try:
+        audio = render_notes(session, notes, _render_settings(args), progress=bar)
+    finally:
+        bar.close()
     path = write_wav(args.output, audio, session.spectral.sample_rate, args.rate, args.bits, force=args.force)
     print(f"{path}: {len(audio) / session.spectral.sample_rate:.2f} s written")
 
@@ -184,22 +189,13 @@ def _default_instrument(session, wanted):
 
 
 def cmd_synth(args) -> int:
-    from .render import render_notes
-
     session = _session(args)
-    notes = parse_note_list(args.notes, _default_instrument(session, args.instrument))
-    bar = _Bar("block")
-    try:
-        audio = render_notes(session, notes, _render_settings(args), progress=bar)
-    finally:
-        bar.close()
-    _write_audio(args, audio, session)
+    _render_and_write(args, session, parse_note_list(args.notes, _default_instrument(session, args.instrument)))
     return 0
 
 
 def cmd_render_midi(args) -> int:
     from .midi import fit_to_range, read_midi
-    from .render import render_notes
 
     session = _session(args)
     fallback = _default_instrument(session, args.instrument)
@@ -208,13 +204,7 @@ def cmd_render_midi(args) -> int:
         for n in notes:
             n.instrument = fallback
     ranges = {i: session.instrument_range(i) for i in session.instruments}
-    notes = fit_to_range(notes, ranges, args.strict, str(args.input), warn=_warn)
-    bar = _Bar("block")
-    try:
-        audio = render_notes(session, notes, _render_settings(args), progress=bar)
-    finally:
-        bar.close()
-    _write_audio(args, audio, session)
+    _render_and_write(args, session, fit_to_range(notes, ranges, args.strict, str(args.input), warn=_warn))
     return 0
 
 

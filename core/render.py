@@ -168,20 +168,14 @@ def render_notes(session: ModelSession, notes: list[Note], settings: RenderSetti
     sr = session.spectral.sample_rate
     n_samples = int((max(n.end for n in notes) + settings.release + 0.05) * sr)
     voices = allocate_voices(notes)
+    paths = voice_paths(session, notes, settings)
     L = settings.block
-    margin = L / sr
-
-    def activity(voice):
-        spans = [(n.start, n.end + settings.release) for n in voice]
-        return lambda a, b: any(s < b and e > a for s, e in spans)
-
-    counts = [sum(activity(v)(s / sr, (s + L) / sr) for s in range(-L // 2, n_samples, L // 2)) for v in voices]
+    block_starts = range(-L // 2, n_samples, L // 2)
+    counts = [sum(active(s / sr, (s + L) / sr) for s in block_starts) for _, active in paths]
     out = np.zeros(n_samples)
     done = 0
-    for voice, count in zip(voices, counts):
-        times, targets = voice_keyframes(session, voice, settings)
-        path = lambda q, t=times, y=targets: interpolate(t, y, q, settings.interpolation).astype(np.float32)
-        audio = reconstruct_path(session, path, n_samples, settings, activity(voice), progress, cancel, done, sum(counts))
+    for voice, (path, active), count in zip(voices, paths, counts):
+        audio = reconstruct_path(session, path, n_samples, settings, active, progress, cancel, done, sum(counts))
         out += audio * note_envelope(voice, n_samples, sr, settings)
         done += count
     return out.astype(np.float32)
