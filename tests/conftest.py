@@ -38,7 +38,6 @@ def renderer(timgm6mb):
 def tiny_dataset(tmp_path_factory, timgm6mb):
     """Flute and trumpet from TimGM6mb, every second semitone, three dynamics."""
     from glissando.core.data import importers
-    from glissando.core.data.labels import INSTRUMENTS
 
     out = tmp_path_factory.mktemp("tiny") / "data"
     return importers.build_dataset(out, soundfont=timgm6mb, instruments=["flute", "trumpet"], silent_notes=6)

@@ -120,3 +120,15 @@ def test_several_inputs_load_once_and_write_one_output_each(tmp_path, renderer):
     csv_out = tmp_path / "a.csv"
     assert cli(["transcribe", str(tmp_path / "a.wav"), "-o", str(csv_out)]) == 0
     assert csv_out.read_text().splitlines()[0].startswith("start,end,midi,note")
+
+
+def test_free_trajectory_renders_its_length_and_ends_on_its_targets(session):
+    from glissando.core.render import render_trajectory
+
+    a = session.label_latent(60, "mf", "oboe")
+    b = session.label_latent(67, "mf", "oboe")
+    times = np.array([0.0, 0.6, 1.0, 1.6])
+    audio = render_trajectory(session, times, np.stack([a, a, b, b]), RenderSettings(interpolation="cubic"))
+    assert len(audio) == pytest.approx(1.6 * SR, abs=1) and np.all(np.isfinite(audio))
+    assert tracked_midi(audio, 0.1, 0.5) == pytest.approx(60, abs=0.3)
+    assert tracked_midi(audio, 1.1, 1.5) == pytest.approx(67, abs=0.3)
