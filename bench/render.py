@@ -28,7 +28,7 @@ from glissando.core.session import ModelSession  # noqa: E402
 
 def convergence(session, notes, audio, settings):
     """Spectral convergence of the rendering against the decoded magnitudes (monophonic files)."""
-    (path, active), = voice_paths(session, notes, settings)
+    (_, path, active), = voice_paths(session, notes, settings)
     sr = session.spectral.sample_rate
     env = note_envelope(notes, len(audio), sr, settings)
     # Judge the sustained parts only (envelope at 1), where the decoded frames are what should sound.

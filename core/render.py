@@ -167,14 +167,13 @@ def render_notes(session: ModelSession, notes: list[Note], settings: RenderSetti
         session.check_note(n.midi, n.dynamics, n.instrument)
     sr = session.spectral.sample_rate
     n_samples = int((max(n.end for n in notes) + settings.release + 0.05) * sr)
-    voices = allocate_voices(notes)
     paths = voice_paths(session, notes, settings)
     L = settings.block
     block_starts = range(-L // 2, n_samples, L // 2)
-    counts = [sum(active(s / sr, (s + L) / sr) for s in block_starts) for _, active in paths]
+    counts = [sum(active(s / sr, (s + L) / sr) for s in block_starts) for _, _, active in paths]
     out = np.zeros(n_samples)
     done = 0
-    for voice, (path, active), count in zip(voices, paths, counts):
+    for (voice, path, active), count in zip(paths, counts):
         audio = reconstruct_path(session, path, n_samples, settings, active, progress, cancel, done, sum(counts))
         out += audio * note_envelope(voice, n_samples, sr, settings)
         done += count
@@ -249,12 +248,12 @@ def path_convergence(session: ModelSession, path: Callable[[np.ndarray], np.ndar
 
 
 def voice_paths(session: ModelSession, notes: list[Note], settings: RenderSettings):
-    """(path, activity) for each voice: what render_notes reconstructs, for measuring it."""
-    L, sr = settings.block, session.spectral.sample_rate
+    """(voice notes, latent path, activity test) for each voice: what render_notes reconstructs,
+    shared with the benchmark that measures it."""
     result = []
     for voice in allocate_voices(notes):
         times, targets = voice_keyframes(session, voice, settings)
         spans = [(n.start, n.end + settings.release) for n in voice]
-        result.append((lambda q, t=times, y=targets: interpolate(t, y, q, settings.interpolation).astype(np.float32),
+        result.append((voice, lambda q, t=times, y=targets: interpolate(t, y, q, settings.interpolation).astype(np.float32),
                        lambda a, b, sp=spans: any(s < b and e > a for s, e in sp)))
     return result

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from typing import Optional
 
 import numpy as np
 import torch
 
-from .data.labels import FAMILIES, SILENT, INSTRUMENTS, midi_to_labels, note_name
+from .data.labels import FAMILIES, SILENT, midi_to_labels, note_name
 from .jobs import GlissandoError
 from .models.modelfile import LoadedModel, load_model
 from .training.train import pick_device

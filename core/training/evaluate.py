@@ -1,7 +1,6 @@
 """The paper's metrics on a data set's held-out split, and the PCA+MLP baseline."""
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import numpy as np

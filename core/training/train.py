@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import platform
 import random
 import time
@@ -14,7 +13,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from ..data.labels import FAMILIES, SILENT
+from ..data.labels import FAMILIES
 from ..data.store import Dataset, load_dataset
 from ..jobs import CancelFn, Cancelled, GlissandoError, ProgressFn, atomic_write, check_cancel, no_progress
 from ..models.modelfile import MODEL_FILENAME, save_model

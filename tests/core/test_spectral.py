@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from glissando.core.jobs import GlissandoError
-from glissando.core.spectral import NSGTransform, SpectralConfig, griffin_lim, load_audio, spectral_convergence, to_mono_22k
+from glissando.core.spectral import NSGTransform, griffin_lim, load_audio, spectral_convergence
 from glissando.core.data.frames import log_frames_long
 
 from ..conftest import write_wav
