@@ -5,31 +5,41 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+SCREENSHOT_SETTLE_MS = 700  # after the model is in, let the 3-D view draw a few frames
+
 
 def run_app(model: Optional[str] = None, screenshot: Optional[Path] = None) -> int:
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication, QMessageBox
-
-    from glissando.core.jobs import GlissandoError
-    from glissando.core.models.modelfile import load_model
+    from PySide6.QtCore import QCoreApplication, Qt, QTimer
+    from PySide6.QtWidgets import QApplication
 
     from .main_window import MainWindow
 
+    # Several GL views (and the screenshot's offscreen grab) then share one set of GL resources.
+    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Glissando")
-    try:
-        loaded = load_model(model)
-    except GlissandoError as exc:
-        if screenshot:
-            raise
-        QMessageBox.critical(None, "Glissando", str(exc))
-        return 2
-    window = MainWindow(loaded)
+    app.setOrganizationName("Glissando")
+    window = MainWindow(model)
     window.show()
     if screenshot:
+        status = {"code": 0}
+
         def grab_and_quit():
             window.grab().save(str(screenshot))
+            window.close()
             app.quit()
 
-        QTimer.singleShot(300, grab_and_quit)
+        def give_up_if_no_model(text: str):
+            # A remembered model that fails falls back to the default; only when nothing is left loading
+            # and no model is in does the screenshot stop, as an error.
+            if window.current is None and window.loading == 0:
+                print(f"glissando: {text}", file=sys.stderr)
+                status["code"] = 2
+                window.close()
+                app.quit()
+
+        window.sessionReady.connect(lambda: QTimer.singleShot(SCREENSHOT_SETTLE_MS, grab_and_quit))
+        window.jobFinished.connect(lambda name: name == "model" and give_up_if_no_model(window.banner.text()))
+        app.exec()
+        return status["code"]
     return app.exec()

@@ -195,16 +195,13 @@ def cmd_synth(args) -> int:
 
 
 def cmd_render_midi(args) -> int:
-    from .midi import fit_to_range, read_midi
+    from .midi import notes_for_model
 
     session = _session(args)
-    fallback = _default_instrument(session, args.instrument)
-    notes = read_midi(args.input, session.instruments, fallback, session.dynamics, warn=_warn)
-    if args.instrument:  # the user's choice applies to every track
-        for n in notes:
-            n.instrument = fallback
+    _default_instrument(session, args.instrument)  # an unknown --instrument stops here, before reading
     ranges = {i: session.instrument_range(i) for i in session.instruments}
-    _render_and_write(args, session, fit_to_range(notes, ranges, args.strict, str(args.input), warn=_warn))
+    notes = notes_for_model(args.input, session.instruments, session.dynamics, ranges, args.instrument, args.strict, warn=_warn)
+    _render_and_write(args, session, notes)
     return 0
 
 

@@ -147,3 +147,19 @@ def write_midi(notes: list[Note], path: str | os.PathLike, tempo_bpm: float = 12
         mid.tracks.append(track)
     with atomic_write(path) as tmp:
         mid.save(str(tmp))
+
+
+def notes_for_model(path: str | os.PathLike, instruments: list[str], dynamics: list[str],
+                    ranges: dict[str, tuple[int, int]], instrument: Optional[str] = None, strict: bool = False,
+                    warn: Callable[[str], None] = lambda m: None) -> list[Note]:
+    """A MIDI file's notes, ready for a model that knows ``instruments``: ``instrument`` (when given)
+    plays every track, else each track's program picks one (piano, or the first known, when none fits);
+    notes outside an instrument's range move by octaves, or are refused with ``strict``."""
+    if instrument is not None and instrument not in instruments:
+        raise GlissandoError(f"the model does not know the instrument {instrument!r} (it knows {', '.join(instruments)})")
+    fallback = instrument or ("piano" if "piano" in instruments else instruments[0])
+    notes = read_midi(path, instruments, fallback, dynamics, warn=warn)
+    if instrument is not None:
+        for n in notes:
+            n.instrument = instrument
+    return fit_to_range(notes, ranges, strict, str(path), warn=warn)

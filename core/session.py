@@ -31,6 +31,17 @@ class ModelSession:
         self.vocabulary: dict[str, list[str]] = self.config.vocabulary
         self._label_cache: dict[tuple, np.ndarray] = {}
 
+    def close(self) -> None:
+        """Release the model's memory (GPU memory too) now rather than when the session is collected."""
+        self.model = None
+        self.loaded = None
+        self._label_cache.clear()
+        if self.device.type == "cuda":
+            import gc
+
+            gc.collect()
+            torch.cuda.empty_cache()
+
     # -- facts ---------------------------------------------------------------------------------
     @property
     def path(self):
@@ -115,6 +126,27 @@ class ModelSession:
 
     def silence_latent(self) -> np.ndarray:
         return self.label_latent(None, None, None)
+
+    @torch.no_grad()
+    def label_distribution(self, midi: int, dynamics: str, instrument: str) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation of the symbol encoder's posterior for one label set."""
+        pc, octave = midi_to_labels(midi)
+        idx = self.model.label_indices([{"pitch_class": pc, "octave": octave, "dynamics": dynamics, "instrument": instrument}])
+        mu, logvar = self.model.encode_symbols(idx)
+        return mu[0].cpu().numpy(), (0.5 * logvar[0]).exp().cpu().numpy()
+
+    def bin_frequencies(self) -> np.ndarray:
+        """Centre frequency (Hz) of each of the decoded magnitudes' bins."""
+        cfg = self.spectral
+        n = self.config.n_bins
+        return cfg.fmin * 2.0 ** (np.arange(n) / cfg.bins_per_octave)
+
+    def move_in_view(self, latent: np.ndarray, point_3d: np.ndarray) -> np.ndarray:
+        """The latent that projects to ``point_3d`` and differs from ``latent`` only inside the
+        navigator's 3-D subspace: what the navigator's cursor becomes when the user moves it."""
+        components = self.loaded.projection["components"].numpy()
+        delta = np.asarray(point_3d, dtype=np.float32) - self.project_3d(latent)
+        return (np.asarray(latent, dtype=np.float32) + delta @ components).astype(np.float32)
 
     def project_3d(self, latents: np.ndarray) -> np.ndarray:
         """Latents -> the navigator's 3-D coordinates (PCA of the training posteriors)."""

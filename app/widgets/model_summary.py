@@ -1,25 +1,36 @@
-"""A read-only summary of the loaded model: what it knows and how well it did."""
+"""A read-only summary of a loaded model: what it knows and how well it did."""
 from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel
 
 
 class ModelSummary(QLabel):
-    def __init__(self, loaded, parent=None):
+    def __init__(self, loaded=None, parent=None):
         super().__init__(parent)
         self.setWordWrap(True)
-        self.setMargin(16)
+        self.setMargin(8)
+        self.setOpenExternalLinks(True)
+        self.show_model(loaded)
+
+    def show_model(self, loaded, device: str = "") -> None:
+        if loaded is None:
+            self.setText("No model is open.")
+            return
         info = loaded.info
         training = info.get("training", {})
         ranges = info.get("instrument_ranges", {})
         history = training.get("history") or [{}]
         held = history[-1].get("held_out_signal_to_symbol", {})
-        rows = "".join(f"<tr><td>{name}</td><td>{lo}–{hi}</td></tr>" for name, (lo, hi) in sorted(ranges.items()))
-        accs = ", ".join(f"{k} {v:.1%}" for k, v in held.items() if v is not None)
+        rows = "".join(f"<tr><td>{name.replace('_', ' ')}</td><td>{lo}–{hi}</td></tr>" for name, (lo, hi) in sorted(ranges.items()))
+        accs = ", ".join(f"{k.replace('_', ' ')} {v:.1%}" for k, v in held.items() if v is not None)
+        where = f" on {device}" if device else ""
+        card = loaded.path.parent / "MODEL_CARD.md"
+        card_link = f"<p><a href='{card.as_uri()}'>Model card</a></p>" if card.exists() else ""
         self.setText(
-            f"<h2>{loaded.path.parent.name}</h2>"
+            f"<h3>{loaded.path.parent.name}{where}</h3>"
             f"<p>{loaded.config.latent_dim}-d shared latent space, trained on {training.get('notes', '?')} notes "
             f"for {training.get('epochs', '?')} epochs ({training.get('device', '?')}).</p>"
             f"<p>Held-out signal→symbol accuracy: {accs or 'not recorded'}</p>"
             f"<table><tr><th align=left>instrument</th><th align=left>MIDI range</th></tr>{rows}</table>"
+            f"{card_link}<p style='color:gray'>{loaded.path}</p>"
         )

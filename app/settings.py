@@ -1,0 +1,63 @@
+"""Settings kept across runs (QSettings), with the defaults a first run uses."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QStandardPaths
+
+DEFAULTS: dict[str, Any] = {
+    "model/last": "",
+    "model/device": "auto",
+    "audio/device": -1,  # -1: the system's default output
+    "render/interpolation": "linear",
+    "render/phase": "fast",
+    "files/recent": [],
+}
+MAX_RECENT = 10
+
+
+class Settings:
+    """Typed access to QSettings. ``GLISSANDO_SETTINGS`` points at an INI file instead of the
+    user's settings (tests and portable installs)."""
+
+    def __init__(self):
+        path = os.environ.get("GLISSANDO_SETTINGS")
+        self.qsettings = QSettings(path, QSettings.Format.IniFormat) if path else QSettings("Glissando", "Glissando")
+
+    def get(self, key: str) -> Any:
+        default = DEFAULTS[key]
+        value = self.qsettings.value(key, default)
+        if isinstance(default, list):
+            if value in (None, ""):
+                return []
+            return [str(v) for v in (value if isinstance(value, list) else [value])]
+        if isinstance(default, int):
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                return default
+        return str(value) if value is not None else default
+
+    def set(self, key: str, value: Any) -> None:
+        self.qsettings.setValue(key, value)
+
+    def add_recent(self, path: str) -> list[str]:
+        recent = [p for p in self.get("files/recent") if p != path]
+        recent.insert(0, path)
+        del recent[MAX_RECENT:]
+        self.set("files/recent", recent)
+        return recent
+
+    def sync(self) -> None:
+        self.qsettings.sync()
+
+
+def data_dir() -> Path:
+    """Where the app keeps its own files (the autosaved trajectory); ``GLISSANDO_DATA_DIR`` overrides it."""
+    override = os.environ.get("GLISSANDO_DATA_DIR")
+    path = Path(override) if override else Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,125 @@
+"""Transcription view: waveform, NSGT spectrogram with the transcribed notes, label posteriors, note list."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
+                               QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from .spectrogram_view import SpectrogramView
+
+FAMILIES = {"pitch class": "pitch_class", "octave": "octave", "dynamics": "dynamics", "instrument": "instrument"}
+
+
+class TranscriptionPanel(QWidget):
+    openRequested = Signal()
+    cancelRequested = Signal()
+    exportRequested = Signal(str)  # "mid", "json" or "csv"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.path_label = QLabel("Open an audio file, or drop a WAV on the window, to transcribe it.")
+        self.path_label.setWordWrap(True)
+        self.open_button = QPushButton("Open audio…")
+        self.cancel_button = QPushButton("Cancel")
+        self.exports = {fmt: QPushButton(f"Export {label}…") for fmt, label in (("mid", "MIDI"), ("json", "JSON"), ("csv", "CSV"))}
+        self.family = QComboBox()
+        self.family.addItems(list(FAMILIES))
+        self.progress = QProgressBar()
+        self.waveform = pg.PlotWidget(title="Waveform")
+        self.waveform.setMaximumHeight(120)
+        self.waveform.setMouseEnabled(y=False)
+        self.spectrogram = SpectrogramView(title="NSGT spectrogram and transcribed notes")
+        self.posteriors = pg.PlotWidget(title="Frame posteriors")
+        self.posteriors.setMinimumHeight(120)
+        self.posterior_image = pg.ImageItem(axisOrder="row-major")
+        self.posterior_image.setColorMap(pg.colormap.get("viridis"))
+        self.posteriors.addItem(self.posterior_image)
+        self.spectrogram.setXLink(self.waveform)
+        self.posteriors.setXLink(self.waveform)
+        self.table = QTableWidget(0, 6)
+        self.table.setHorizontalHeaderLabels(["start (s)", "end (s)", "note", "dynamics", "instrument", "confidence"])
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().hide()
+
+        row = QHBoxLayout()
+        row.addWidget(self.open_button)
+        row.addWidget(self.cancel_button)
+        row.addWidget(QLabel("Posteriors of"))
+        row.addWidget(self.family)
+        row.addStretch(1)
+        for b in self.exports.values():
+            row.addWidget(b)
+        plots = QWidget()
+        plots_layout = QVBoxLayout(plots)
+        plots_layout.setContentsMargins(0, 0, 0, 0)
+        plots_layout.addWidget(self.waveform)
+        plots_layout.addWidget(self.spectrogram, 2)
+        plots_layout.addWidget(self.posteriors, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(plots)
+        splitter.addWidget(self.table)
+        splitter.setStretchFactor(0, 3)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.path_label)
+        layout.addWidget(self.progress)
+        layout.addWidget(splitter, 1)
+
+        self.open_button.clicked.connect(self.openRequested)
+        self.cancel_button.clicked.connect(self.cancelRequested)
+        for fmt, b in self.exports.items():
+            b.clicked.connect(lambda _=False, f=fmt: self.exportRequested.emit(f))
+        self.family.currentTextChanged.connect(lambda _: self._draw_posteriors())
+        self.table.itemSelectionChanged.connect(self._focus_note)
+        self.notes, self.post, self.vocabulary = [], None, {}
+        self.set_busy(False)
+
+    def set_busy(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
+        self.cancel_button.setEnabled(busy)
+        self.open_button.setEnabled(not busy)
+        for b in self.exports.values():
+            b.setEnabled(bool(self.notes) and not busy)
+
+    def show_progress(self, done: int, total: int) -> None:
+        self.progress.setMaximum(max(total, 1))
+        self.progress.setValue(done)
+
+    def show_result(self, path, overview, notes, post, vocabulary) -> None:
+        self.notes, self.post, self.vocabulary = notes, post, vocabulary
+        self.path_label.setText(f"<b>{path}</b>: {overview.duration:.1f} s, {len(notes)} notes")
+        self.waveform.clear()
+        self.waveform.plot(overview.times, overview.wave_max, pen=(120, 200, 255))
+        self.waveform.plot(overview.times, overview.wave_min, pen=(120, 200, 255))
+        self.spectrogram.show_image(overview.db, 0.0, overview.duration, overview.frequencies, floor_db=float(overview.db.max()) - 80)
+        self.spectrogram.show_notes([n.start for n in notes], [n.end for n in notes], [n.midi for n in notes])
+        self.table.setRowCount(len(notes))
+        for r, n in enumerate(notes):
+            d = n.to_dict()
+            conf = min(n.confidence.get("pitch_class", 1.0), n.confidence.get("octave", 1.0))
+            for c, v in enumerate([f"{n.start:.3f}", f"{n.end:.3f}", d["note"], n.dynamics, n.instrument.replace("_", " "), f"{conf:.2f}"]):
+                self.table.setItem(r, c, QTableWidgetItem(v))
+        self._draw_posteriors()
+        self.set_busy(False)
+
+    def _draw_posteriors(self) -> None:
+        if self.post is None or not len(self.post.times):
+            return
+        family = FAMILIES[self.family.currentText()]
+        probs = self.post.probs[family].T  # (labels, frames)
+        names = self.vocabulary[family]
+        t0, t1 = float(self.post.times[0]), float(self.post.times[-1])
+        self.posterior_image.setImage(probs.astype(np.float32), levels=(0.0, 1.0))
+        self.posterior_image.setRect(t0, -0.5, max(t1 - t0, 1e-3), len(names))
+        self.posteriors.getAxis("left").setTicks([[(i, n.replace("_", " ")) for i, n in enumerate(names)]])
+        self.posteriors.setYRange(-0.5, len(names) - 0.5, padding=0)
+
+    def _focus_note(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if rows and self.notes:
+            n = self.notes[rows[0].row()]
+            pad = max(0.5, n.duration)
+            self.waveform.setXRange(max(0.0, n.start - pad), n.end + pad)

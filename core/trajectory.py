@@ -1,0 +1,136 @@
+"""A latent trajectory the user edits: keyframes, a duration per segment, an interpolation mode.
+
+Qt-free so that the desktop app, scripts and tests share one document model; the app adds undo,
+autosave and drawing on top of it.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from .jobs import GlissandoError, atomic_write
+from .paths import MODES, interpolate
+
+FORMAT = "glissando-trajectory"
+VERSION = 1
+
+
+@dataclass
+class Keyframe:
+    latent: np.ndarray  # (latent_dim,) float32
+    duration: float = 1.0  # seconds from this keyframe to the next one; for the last one, how long it holds
+    label: Optional[dict] = None  # {"midi", "dynamics", "instrument"} when the keyframe came from a label pick
+
+    def describe(self) -> str:
+        if self.label:
+            from .data.labels import note_name
+
+            return f"{note_name(self.label['midi'])} {self.label['dynamics']} {self.label['instrument']}"
+        return "free point"
+
+    def to_dict(self) -> dict:
+        d = {"latent": [round(float(v), 6) for v in self.latent], "duration": round(float(self.duration), 6)}
+        if self.label:
+            d["label"] = dict(self.label)
+        return d
+
+
+@dataclass
+class Trajectory:
+    keyframes: list[Keyframe] = field(default_factory=list)
+    interpolation: str = "linear"
+
+    @property
+    def duration(self) -> float:
+        return float(sum(k.duration for k in self.keyframes))
+
+    def copy(self) -> "Trajectory":
+        return Trajectory([Keyframe(k.latent.copy(), k.duration, dict(k.label) if k.label else None) for k in self.keyframes],
+                          self.interpolation)
+
+    def timeline(self) -> tuple[np.ndarray, np.ndarray]:
+        """Times (K+1,) and latents (K+1, D): each keyframe at its start, the last one held to the end."""
+        if not self.keyframes:
+            raise GlissandoError("the trajectory has no keyframes yet: pick a label or click in the navigator to add one")
+        starts = np.concatenate([[0.0], np.cumsum([k.duration for k in self.keyframes])])
+        latents = np.stack([k.latent for k in self.keyframes] + [self.keyframes[-1].latent]).astype(np.float32)
+        return starts, latents
+
+    def sample(self, frame_rate: float) -> tuple[np.ndarray, np.ndarray]:
+        """The path at ``frame_rate`` points per second: (times, latents), for drawing and previews."""
+        times, latents = self.timeline()
+        query = np.arange(0.0, max(times[-1], 1e-6), 1.0 / frame_rate)
+        return query, interpolate(times, latents, query, self.interpolation).astype(np.float32)
+
+    # -- files ---------------------------------------------------------------------------------
+    def to_dict(self, model: Optional[str] = None) -> dict:
+        return {"format": FORMAT, "version": VERSION, "model": model, "interpolation": self.interpolation,
+                "latent_dim": int(len(self.keyframes[0].latent)) if self.keyframes else None,
+                "keyframes": [k.to_dict() for k in self.keyframes]}
+
+    def save(self, path: str | os.PathLike, model: Optional[str] = None) -> Path:
+        path = Path(path)
+        try:
+            with atomic_write(path) as tmp:
+                tmp.write_text(json.dumps(self.to_dict(model), indent=1))
+        except OSError as exc:
+            raise GlissandoError(f"{path}: cannot be written ({exc.strerror or exc})") from None
+        return path
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str = "trajectory", latent_dim: Optional[int] = None) -> "Trajectory":
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            raise GlissandoError(f"{source}: not a Glissando trajectory file")
+        if not isinstance(d.get("version"), int) or d["version"] > VERSION:
+            raise GlissandoError(f"{source}: trajectory format version {d.get('version')} is newer than this Glissando reads")
+        mode = d.get("interpolation", "linear")
+        if mode not in MODES:
+            raise GlissandoError(f"{source}: unknown interpolation {mode!r}")
+        keyframes = []
+        try:
+            for i, k in enumerate(d.get("keyframes", [])):
+                latent = np.asarray(k["latent"], dtype=np.float32)
+                duration = float(k["duration"])
+                if latent.ndim != 1 or not np.all(np.isfinite(latent)) or not (duration > 0 and np.isfinite(duration)):
+                    raise ValueError(f"keyframe {i + 1} is invalid")
+                keyframes.append(Keyframe(latent, duration, k.get("label")))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GlissandoError(f"{source}: damaged trajectory ({exc})") from None
+        dims = {len(k.latent) for k in keyframes}
+        if len(dims) > 1:
+            raise GlissandoError(f"{source}: keyframes of different sizes {sorted(dims)}")
+        if latent_dim is not None and dims and dims != {latent_dim}:
+            raise GlissandoError(f"{source}: made for a {dims.pop()}-d latent space, but this model's has {latent_dim} dimensions")
+        return cls(keyframes, mode)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, latent_dim: Optional[int] = None) -> "Trajectory":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise GlissandoError(f"{path}: no such file") from None
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise GlissandoError(f"{path}: not a readable trajectory file ({exc})") from None
+        return cls.from_dict(data, str(path), latent_dim)
+
+
+def path_spectrogram(session, trajectory: Trajectory, columns_per_second: float = 60.0) -> tuple[np.ndarray, np.ndarray]:
+    """What the trajectory decodes to, without phase reconstruction: (times (T,), magnitudes (T, bins)).
+    Cheap enough (one decoder pass) to redraw after every edit."""
+    times, latents = trajectory.sample(columns_per_second)
+    return times, session.decode_magnitudes(latents)
+
+
+def stroke_to_keyframes(session, anchor_latent: np.ndarray, times: np.ndarray, points_3d: np.ndarray,
+                        min_duration: float = 0.05) -> list[Keyframe]:
+    """A free-hand stroke drawn in the navigator as keyframes, each point lifted to a full latent
+    next to ``anchor_latent`` (see ModelSession.move_in_view) and held for the time the hand took."""
+    times = np.asarray(times, dtype=np.float64)
+    durations = np.maximum(np.diff(np.append(times, times[-1] + min_duration)), min_duration)
+    return [Keyframe(session.move_in_view(anchor_latent, p), float(d)) for p, d in zip(points_3d, durations)]
