@@ -24,6 +24,7 @@ class MidiPanel(QWidget):
         self.path_label = QLabel("Open a MIDI file, or drop one on the window.")
         self.path_label.setWordWrap(True)
         self.instrument = QComboBox()
+        self.instrument.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.instrument.setToolTip("The instrument every track plays; 'as in the file' follows each track's program")
         self.interpolation = QComboBox()
         self.interpolation.addItems(list(MODES))

@@ -30,6 +30,7 @@ class PosteriorBars(pg.GraphicsLayoutWidget):
             plot.hideButtons()
             short = [SHORT.get(n, n.replace("_", " ")[:4]) for n in names]
             plot.getAxis("bottom").setTicks([list(enumerate(short))])
+            plot.getAxis("left").setTicks([[(0, "0"), (1, "1")]])
             bars = pg.BarGraphItem(x=np.arange(len(names)), height=np.zeros(len(names)), width=0.8, brush=(120, 200, 255))
             plot.addItem(bars)
             self.plots[family], self.bars[family] = plot, bars

@@ -28,7 +28,7 @@ class TranscriptionPanel(QWidget):
         self.family.addItems(list(FAMILIES))
         self.progress = QProgressBar()
         self.waveform = pg.PlotWidget(title="Waveform")
-        self.waveform.setMaximumHeight(120)
+        self.waveform.setMaximumHeight(90)
         self.waveform.setMouseEnabled(y=False)
         self.spectrogram = SpectrogramView(title="NSGT spectrogram and transcribed notes")
         self.posteriors = pg.PlotWidget(title="Frame posteriors")
@@ -56,8 +56,8 @@ class TranscriptionPanel(QWidget):
         plots_layout = QVBoxLayout(plots)
         plots_layout.setContentsMargins(0, 0, 0, 0)
         plots_layout.addWidget(self.waveform)
-        plots_layout.addWidget(self.spectrogram, 2)
-        plots_layout.addWidget(self.posteriors, 1)
+        plots_layout.addWidget(self.spectrogram, 3)
+        plots_layout.addWidget(self.posteriors, 2)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(plots)
         splitter.addWidget(self.table)
@@ -96,6 +96,8 @@ class TranscriptionPanel(QWidget):
         self.waveform.plot(overview.times, overview.wave_min, pen=(120, 200, 255))
         self.spectrogram.show_image(overview.db, 0.0, overview.duration, overview.frequencies, floor_db=float(overview.db.max()) - 80)
         self.spectrogram.show_notes([n.start for n in notes], [n.end for n in notes], [n.midi for n in notes])
+        if notes:  # frame the notes' register, with an octave of harmonics above
+            self.spectrogram.setYRange(min(n.midi for n in notes) - 5, max(n.midi for n in notes) + 17, padding=0)
         self.table.setRowCount(len(notes))
         for r, n in enumerate(notes):
             d = n.to_dict()

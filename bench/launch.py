@@ -1,0 +1,85 @@
+"""Launch time: from starting the process to a usable window with the default model loaded and the
+navigator drawn, against a reference measured in the same run: a bare torch + Qt process that shows
+an empty window (the floor any app on this stack pays).
+
+    xvfb-run -a .venv/bin/python bench/launch.py [--runs 5]
+
+Ends with one line: launch: median_s=... reference_s=... ratio=... budget_s=4
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+APP = r"""
+import sys
+from PySide6.QtCore import QCoreApplication, Qt, QTimer
+from PySide6.QtWidgets import QApplication
+QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+app = QApplication(sys.argv[:1])
+from glissando.app.main_window import MainWindow
+window = MainWindow()
+window.show()
+def ready():
+    window.navigator.view.grabFramebuffer()  # the 3-D view has really drawn
+    print("READY", flush=True)
+    window.close()
+    app.quit()
+window.sessionReady.connect(lambda: QTimer.singleShot(0, ready))
+app.exec()
+"""
+
+REFERENCE = r"""
+import sys
+import torch
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMainWindow
+app = QApplication(sys.argv[:1])
+window = QMainWindow()
+window.show()
+def ready():
+    print("READY", flush=True)
+    app.quit()
+QTimer.singleShot(0, ready)
+app.exec()
+"""
+
+
+def time_to_ready(code: str, env: dict) -> float:
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    for line in proc.stdout:
+        if line.startswith("READY"):
+            elapsed = time.perf_counter() - start
+            proc.wait(timeout=60)
+            return elapsed
+    raise RuntimeError(f"the process ended without a window (exit {proc.wait()})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    if not os.environ.get("DISPLAY"):
+        sys.exit("launch.py needs a display: run it under xvfb-run -a")
+    with tempfile.TemporaryDirectory() as tmp:
+        # A fresh settings file: the launch a new user sees, without a remembered layout or model.
+        env = dict(os.environ, GLISSANDO_SETTINGS=os.path.join(tmp, "settings.ini"), GLISSANDO_DATA_DIR=tmp)
+        time_to_ready(APP, env)  # warm the OS file cache once, as a second launch would be
+        app, ref = [], []
+        for _ in range(args.runs):
+            ref.append(time_to_ready(REFERENCE, env))
+            app.append(time_to_ready(APP, env))
+    median, reference = statistics.median(app), statistics.median(ref)
+    print("app runs (s):", " ".join(f"{t:.2f}" for t in app))
+    print("reference runs (s):", " ".join(f"{t:.2f}" for t in ref))
+    print(f"launch: median_s={median:.2f} reference_s={reference:.2f} ratio={median / reference:.2f} budget_s=4")
+
+
+if __name__ == "__main__":
+    main()
