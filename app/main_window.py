@@ -17,7 +17,8 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QLabel, QM
 
 from glissando.core.jobs import GlissandoError
 from glissando.core.midi import Note, notes_for_model
-from glissando.core.playback import AudioUnavailable, ClipPlayer, output_devices
+from glissando.core.playback import (AudioUnavailable, EngineSettings, LiveEngine, MidiNotes, MidiUnavailable,
+                                     input_ports, output_devices)
 from glissando.core.render import RenderSettings, render_notes, render_trajectory, write_wav
 from glissando.core.session import ModelSession
 from glissando.core.spectral.overview import audio_overview
@@ -29,6 +30,7 @@ from .settings import Settings, data_dir
 from .widgets.decoded_spectrum import DecodedSpectrum
 from .widgets.label_picker import LabelPicker
 from .widgets.latent_navigator import LatentNavigator
+from .widgets.midi_input_picker import MidiInputPicker
 from .widgets.midi_panel import MidiPanel
 from .widgets.model_panel import ModelPanel
 from .widgets.posterior_bars import PosteriorBars
@@ -42,7 +44,7 @@ AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aif", ".aiff", ".mp3"}
 MIDI_SUFFIXES = {".mid", ".midi"}
 MODEL_SUFFIXES = {".safetensors"}
 TRAJECTORY_SUFFIXES = {".json"}
-PREVIEW_SECONDS = 0.6  # sound of the cursor's latent, held: long enough to hear, short to render
+CURSOR_GLIDE = 0.03  # seconds
 NOTE_SECONDS = 0.8
 AUTOSAVE_DELAY_MS = 1500
 TARGET_SAMPLES = 300
@@ -53,6 +55,7 @@ class MainWindow(QMainWindow):
     audioRendered = Signal(object)  # (audio, sample_rate): what was just sent to the speakers
     jobFinished = Signal(str)  # name of a job that ended (done, failed or cancelled)
     message = Signal(str)  # every notice shown in the banner
+    engineNotice = Signal(str)  # from the audio and MIDI threads; queued to the GUI thread
 
     def __init__(self, model: Optional[str] = None, settings: Optional[Settings] = None, stream_factory=None):
         super().__init__()
@@ -69,13 +72,14 @@ class MainWindow(QMainWindow):
         self.transcription_job: Optional[Job] = None
         self.transcription = None
         self.loading = 0
-        self._preview_job: Optional[Job] = None
-        self._pending_preview: Optional[np.ndarray] = None
         self.setWindowTitle("Glissando")
         self.setAcceptDrops(True)
 
         self.audio_notice = ""
-        self.player = ClipPlayer(device=self._audio_device(), stream_factory=stream_factory, on_error=self._audio_failed)
+        self.stream_factory = stream_factory
+        self.engine: Optional[LiveEngine] = None
+        self.midi_in: Optional[MidiNotes] = None
+        self.mod_origin: Optional[np.ndarray] = None
         self.no_audio_device = False  # no PortAudio or no output device at start: do not try at every click
         if stream_factory is None:
             try:
@@ -92,6 +96,13 @@ class MainWindow(QMainWindow):
         self.autosave_timer.timeout.connect(self.autosave)
         self._restore_layout()
         self._set_enabled(False)
+        self.engineNotice.connect(self._engine_notice)
+        self.meter_timer = QTimer(self)  # playback state is read at a human rate, never signalled per block
+        self.meter_timer.timeout.connect(self._show_audio_state)
+        self.meter_timer.start(500)
+        self.port_timer = QTimer(self)
+        self.port_timer.timeout.connect(self._check_midi_port)
+        self.port_timer.start(2000)
         self.open_model(model or self.settings.get("model/last") or None, remember=model is not None)
 
     # == construction ==================================================================================
@@ -100,6 +111,8 @@ class MainWindow(QMainWindow):
         self.spectrum = DecodedSpectrum()
         self.bars = PosteriorBars()
         self.picker = LabelPicker()
+        self.midi_input = MidiInputPicker()
+        self.picker.layout().insertWidget(self.picker.layout().count() - 1, self.midi_input)
         import torch
 
         devices = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -208,8 +221,8 @@ class MainWindow(QMainWindow):
         p = bar.addMenu("&Play")
         self._action(p, "Play &Trajectory", self.play_trajectory, "F5")
         self._action(p, "Play &MIDI Render", self.play_midi, "F6")
-        self._action(p, "Play &Cursor", lambda: self._preview(self.cursor_latent) if self.cursor_latent is not None else None, "F7")
-        self._action(p, "&Stop", self.player.stop, "Esc")
+        self._action(p, "Play &Cursor", self.play_cursor, "F7")
+        self._action(p, "&Stop", self.stop_sound, "Esc")
 
         v = bar.addMenu("&View")
         for dock in self.docks.values():
@@ -248,6 +261,10 @@ class MainWindow(QMainWindow):
         self.model_panel.closeRequested.connect(self.close_session)
         self.model_panel.currentChanged.connect(lambda i: 0 <= i < len(self.sessions) and self.use_session(self.sessions[i]))
         self.model_panel.deviceChanged.connect(lambda d: self.settings.set("model/device", d))
+        self.midi_input.portChosen.connect(self.open_midi_port)
+        self.midi_input.refreshRequested.connect(self._list_midi_ports)
+        self.navigator.modDirectionRequested.connect(self._set_mod_direction)
+        self.picker.instrument.currentTextChanged.connect(self._midi_instrument)
 
     # == notices =======================================================================================
     def notify(self, text: str, error: bool = True) -> None:
@@ -265,21 +282,110 @@ class MainWindow(QMainWindow):
             w.setEnabled(on)
 
     def _show_audio_state(self) -> None:
-        if self.audio_notice:
+        if self.engine is not None and self.engine.started:
+            self.audio_label.setText(f"Playback: on · {self.engine.underruns} underruns")
+            self.audio_label.setToolTip("Live audio: the cursor, picks, trajectories and MIDI input sound at once")
+        elif self.audio_notice:
             self.audio_label.setText("Playback: off")
             self.audio_label.setToolTip(self.audio_notice + "\nRendering and exports still work.")
         else:
-            self.audio_label.setText("Playback: on")
-            self.audio_label.setToolTip("")
+            self.audio_label.setText("Playback: starting")
 
-    def _audio_failed(self, text: str) -> None:
-        # Called on PortAudio's thread: hand the notice to the GUI thread.
-        QTimer.singleShot(0, self, lambda: self._audio_off(text))
+    def _engine_notice(self, text: str) -> None:
+        self.notify(text, error="lost" in text or "outside" in text)
 
-    def _audio_off(self, text: str) -> None:
-        self.audio_notice = text
+    def _start_engine(self, session: ModelSession) -> None:
+        """One live engine per current model: it decodes with that model."""
+        self._stop_engine()
+        if self.no_audio_device:
+            return
+        engine = LiveEngine(session, EngineSettings(interpolation=self.settings.get("render/interpolation")),
+                            stream_factory=self.stream_factory, device=self._audio_device(), on_notice=self.engineNotice.emit)
+        try:
+            engine.start()
+        except AudioUnavailable as exc:
+            self.audio_notice = str(exc)
+            self._show_audio_state()
+            return
+        self.engine = engine
+        self.audio_notice = ""
+        if self.midi_in is not None:
+            port = self.midi_in.port_name
+            self.midi_in.close()
+            self.midi_in = None
+            if port:
+                self.open_midi_port(port)
         self._show_audio_state()
-        self.notify(f"{text}. Rendering and exports still work; playback tries again at the next Play.")
+
+    def _stop_engine(self) -> None:
+        if self.midi_in is not None:
+            self.midi_in.close()
+        engine, self.engine = self.engine, None
+        if engine is not None:
+            engine.stop()
+
+    def stop_sound(self) -> None:
+        if self.engine is not None:
+            self.engine.stop_clip()
+            self.engine.release()
+
+    # -- live MIDI -----------------------------------------------------------------------------------
+    def _list_midi_ports(self) -> None:
+        try:
+            names, notice = input_ports(), ""
+        except MidiUnavailable as exc:
+            names, notice = [], str(exc) + ". Everything else works."
+        current = self.midi_in.port_name if self.midi_in is not None else ""
+        self.midi_input.set_ports(names, notice, current or "")
+
+    def open_midi_port(self, name: str) -> None:
+        if self.midi_in is not None:
+            self.midi_in.close()
+            self.midi_in = None
+        if not name:
+            return
+        if self.engine is None or self.current is None:
+            self.notify("Live MIDI needs audio output, which is off: " + (self.audio_notice or "no engine"))
+            return
+        notes = MidiNotes(self.engine, self.current, self.picker.current()[2], self.settings.get("render/interpolation"),
+                          on_notice=self.engineNotice.emit)
+        try:
+            notes.open(name)
+        except MidiUnavailable as exc:
+            self.notify(str(exc))
+            return
+        self.midi_in = notes
+        self.midi_input.status.setText(f"playing {notes.instrument.replace('_', ' ')} from {name}")
+
+    def _check_midi_port(self) -> None:
+        if self.midi_in is None or self.midi_in.port_name is None:
+            return
+        try:
+            present = self.midi_in.port_name in input_ports()
+        except MidiUnavailable:
+            present = False
+        if not present:
+            name = self.midi_in.port_name
+            self.midi_in.close()
+            self.midi_in = None
+            self.engine and self.engine.release()
+            self._list_midi_ports()
+            self.notify(f"MIDI port {name!r} went away; live MIDI stopped. Plug it back in and choose it again.")
+
+    def _midi_instrument(self, instrument: str) -> None:
+        if self.midi_in is not None and instrument:
+            self.midi_in.instrument = instrument
+
+    def _set_mod_direction(self) -> None:
+        """The mod wheel moves from the last picked label set towards where the cursor is now."""
+        if self.cursor_latent is None or self.mod_origin is None:
+            self.notify("Pick a note first, then move the cursor where the mod wheel should lead.", error=False)
+            return
+        direction = self.cursor_latent - self.mod_origin
+        if self.midi_in is not None:
+            self.midi_in.mod_direction = direction
+        self._mod_direction = direction
+        self.notify("The mod wheel now moves from the picked note towards this point.", error=False)
 
     def _audio_device(self) -> Optional[int]:
         device = self.settings.get("audio/device")
@@ -326,6 +432,9 @@ class MainWindow(QMainWindow):
         self.picker.set_model(session.instruments, session.dynamics, {i: session.instrument_range(i) for i in session.instruments})
         self.midi_panel.set_instruments(session.instruments)
         self._set_enabled(True)
+        if self.engine is None or self.engine.session is not session:
+            self._start_engine(session)
+        self._list_midi_ports()
         self._adopt_trajectory(session)
         midi, dyn, inst = self.picker.current()
         self.set_cursor(session.label_latent(midi, dyn, inst) if self.picker.in_range() else session.silence_latent(), play=False)
@@ -342,6 +451,8 @@ class MainWindow(QMainWindow):
         session = self.sessions.pop(index)
         if session is self.current:
             self.current = None
+        if self.engine is not None and self.engine.session is session:
+            self._stop_engine()
         session.close()
         if self.sessions:
             self.use_session(self.sessions[min(index, len(self.sessions) - 1)])
@@ -363,26 +474,13 @@ class MainWindow(QMainWindow):
         self.navigator.set_cursor(s.project_3d(self.cursor_latent[None])[0])
         self.spectrum.show_magnitudes(s.bin_frequencies(), s.decode_magnitudes(self.cursor_latent[None])[0])
         self.bars.show_probabilities({f: p[0] for f, p in s.decode_symbols(self.cursor_latent[None]).items()})
-        if play:
-            self._preview(self.cursor_latent)
+        if play and self.engine is not None:
+            # Short glide: the sound follows the hand without zipper noise between mouse events.
+            self.engine.set_target(self.cursor_latent, glide=CURSOR_GLIDE)
 
-    def _preview(self, latent: np.ndarray) -> None:
-        """Sound of the cursor. While one preview renders, later moves only keep the newest position."""
-        if self._preview_job is not None:
-            self._pending_preview = latent
-            return
-        session, settings = self.current, self.render_settings()
-        times = np.array([0.0, PREVIEW_SECONDS])
-
-        def ended() -> None:
-            self._preview_job = None
-            pending, self._pending_preview = self._pending_preview, None
-            if pending is not None and self.current is not None:
-                self._preview(pending)
-
-        self._preview_job = self.runner.start(
-            Job(render_trajectory, session, times, np.stack([latent, latent]), settings, name="Cursor preview"),
-            on_success=self.play, on_failure=self.notify, on_end=ended)
+    def play_cursor(self) -> None:
+        if self.cursor_latent is not None and self.engine is not None:
+            self.engine.set_target(self.cursor_latent)
 
     def pick_label(self, midi: int, dynamics: str, instrument: str) -> None:
         s = self.current
@@ -394,6 +492,9 @@ class MainWindow(QMainWindow):
             self.notify(str(exc))
             return
         mean, std = s.label_distribution(midi, dynamics, instrument)
+        self.mod_origin = mean
+        if self.engine is not None:
+            self.engine.release(glide=0.02)  # the picked note replaces whatever the cursor was holding
         samples = mean + std * np.random.default_rng(midi).standard_normal((TARGET_SAMPLES, len(mean))).astype(np.float32)
         self.navigator.show_target(s.project_3d(samples))
         self.set_cursor(mean, play=False)
@@ -407,20 +508,14 @@ class MainWindow(QMainWindow):
 
     # == playback ======================================================================================
     def play(self, audio: np.ndarray) -> None:
+        """Rendered audio (a picked note, a MIDI render) through the live engine's output."""
         self.last_audio = np.asarray(audio, dtype=np.float32)
         rate = self.current.spectral.sample_rate if self.current else 22050
         self.audioRendered.emit((self.last_audio, rate))
-        if self.no_audio_device:
-            return  # the status bar says why once, not at every click
-        try:
-            self.player.play(self.last_audio)
-            if self.audio_notice:
-                self.audio_notice = ""
-                self._show_audio_state()
-        except AudioUnavailable as exc:
-            self.audio_notice = str(exc)
-            self._show_audio_state()
-            self.statusBar().showMessage(str(exc), 5000)
+        if self.engine is not None:
+            self.engine.play_clip(self.last_audio)
+        elif not self.no_audio_device:
+            self.statusBar().showMessage(self.audio_notice or "Playback is off", 5000)
 
     # == trajectory ====================================================================================
     def add_cursor_keyframe(self) -> None:
@@ -499,14 +594,18 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Autosave failed: {exc}", 10000)
 
     def play_trajectory(self) -> None:
+        """Live: the engine follows the path in real time, with the trajectory's interpolation."""
         doc = self.editor.current()
         if doc is None or self.current is None:
             self.notify("The trajectory is empty: pick labels or click in the navigator, then add keyframes.")
             return
+        if self.engine is None:
+            self.notify("Playback is off (" + (self.audio_notice or "no audio output") + "); Export WAV still works.")
+            return
         times, latents = doc.timeline()
-        settings = self.render_settings(doc.interpolation)
-        self.runner.start(Job(render_trajectory, self.current, times, latents, settings, name="Rendering the trajectory"),
-                          on_success=self.play, on_failure=self.notify)
+        self.engine.stop_clip()
+        self.engine.play_path(times, latents, doc.interpolation)
+        self.engine.release_after(times[-1])
 
     def export_trajectory(self, path: Path, bit_depth: str = "16", out_rate: int = 22050) -> Job:
         doc = self.editor.current()
@@ -739,7 +838,8 @@ class MainWindow(QMainWindow):
             devices, notice = [], str(exc)
         dialog = PreferencesDialog(devices, notice, self.settings, self)
         if dialog.exec():
-            self.player.set_device(self._audio_device())
+            if self.current is not None:
+                self._start_engine(self.current)  # reopens on the chosen device
             self.editor.interpolation.setCurrentText(self.settings.get("render/interpolation"))
 
     def show_shortcuts(self) -> None:
@@ -776,7 +876,9 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         if not self.runner.shutdown(10000):
             log.warning("a job did not stop within 10 s of closing")
-        self.player.close()
+        self.meter_timer.stop()
+        self.port_timer.stop()
+        self._stop_engine()
         for s in self.sessions:
             s.close()
         self.sessions = []

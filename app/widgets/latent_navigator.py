@@ -121,6 +121,7 @@ class LatentNavigator(QWidget):
 
     cursorRequested = Signal(object)  # 3-D point (click, shift-drag or keys)
     keyframeRequested = Signal(object)  # 3-D point of a Ctrl+click: the cursor moves there and becomes a keyframe
+    modDirectionRequested = Signal()
     pathDrawn = Signal(object, object)  # (times (N,), 3-D points (N, 3)) of a free-hand stroke
 
     def __init__(self, parent=None):
@@ -134,6 +135,8 @@ class LatentNavigator(QWidget):
         self.draw_button.setCheckable(True)
         self.draw_button.setToolTip("Drag in the view to draw a free trajectory (replaces the trajectory's keyframes)")
         self.reset_button = QPushButton("Reset view")
+        self.mod_button = QPushButton("Mod wheel → here")
+        self.mod_button.setToolTip("A MIDI keyboard's mod wheel will move the sound from the picked note towards the cursor")
         self.legend = QLabel()
         self.legend.setWordWrap(True)
         self.legend.setTextFormat(Qt.TextFormat.RichText)
@@ -145,6 +148,7 @@ class LatentNavigator(QWidget):
         top.addWidget(self.colour_box)
         top.addWidget(self.draw_button)
         top.addWidget(self.reset_button)
+        top.addWidget(self.mod_button)
         top.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -176,6 +180,7 @@ class LatentNavigator(QWidget):
         self.colour_box.currentTextChanged.connect(self._recolour)
         self.draw_button.toggled.connect(self._set_draw_mode)
         self.reset_button.clicked.connect(self.reset_view)
+        self.mod_button.clicked.connect(self.modDirectionRequested)
         self.view.clicked.connect(self.cursorRequested)
         self.view.ctrlClicked.connect(self.keyframeRequested)
         self.view.dragged.connect(self.cursorRequested)

@@ -1,4 +1,8 @@
-"""Audio output. sounddevice (and PortAudio under it) is optional: without it everything else works."""
-from .output import AudioUnavailable, ClipPlayer, output_devices
+"""Audio output and live input. sounddevice (PortAudio) and python-rtmidi are optional: without them
+everything else works, and the reason is reported."""
+from .engine import EngineSettings, LiveEngine
+from .midi_input import MidiNotes, MidiUnavailable, input_ports
+from .output import AudioUnavailable, output_devices
 
-__all__ = ["AudioUnavailable", "ClipPlayer", "output_devices"]
+__all__ = ["AudioUnavailable", "EngineSettings", "LiveEngine", "MidiNotes", "MidiUnavailable",
+           "input_ports", "output_devices"]

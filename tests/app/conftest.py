@@ -37,9 +37,15 @@ class FakeStream:
     def close(self):
         self.closed = True
 
-    def pull(self, seconds: float) -> np.ndarray:
+    def pull(self, engine, seconds: float) -> np.ndarray:
+        """What the sound card would receive, pulled no faster than the engine's producer fills it."""
+        import time
+
         blocks = []
         for _ in range(int(seconds * self.samplerate / self.blocksize)):
+            deadline = time.monotonic() + 2.0
+            while engine.write - engine.read < self.blocksize and time.monotonic() < deadline:
+                time.sleep(0.001)
             out = np.zeros((self.blocksize, 1), dtype=np.float32)
             self.callback(out, self.blocksize, None, None)
             blocks.append(out[:, 0].copy())

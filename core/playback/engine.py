@@ -1,0 +1,271 @@
+"""The real-time engine: a producer thread follows the latent target and synthesises hop by hop into a
+preallocated ring buffer; the output stream's callback only copies out of that ring.
+
+Controls (the navigator's cursor, label picks, MIDI notes, the mod wheel) arrive from any thread as
+one tuple replaced in a single store, so neither side ever takes a lock; the producer picks up the
+newest control at its next hop. The GUI reads ``underruns`` and ``playing_generation`` from a timer.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+
+from ..paths import MODES
+from .output import AudioUnavailable, _sounddevice
+from .synth import PartialSynth
+
+
+@dataclass
+class EngineSettings:
+    block: int = 256  # samples per callback and per synthesised hop
+    latency_blocks: int = 2  # how many blocks the producer keeps ahead of the callback
+    glide: float = 0.06  # seconds to move between targets (none: jump)
+    interpolation: str = "linear"
+    capacity: int = 1 << 14  # ring size in samples (a power of two, a multiple of the block)
+
+
+def _ease(w: float, mode: str) -> float:
+    if mode == "none":
+        return 1.0
+    if mode == "cubic":  # zero slope at both ends: the glide leaves and lands smoothly
+        return w * w * (3.0 - 2.0 * w)
+    return w
+
+
+def _slerp(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
+    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    if na < 1e-9 or nb < 1e-9:
+        return a + (b - a) * w
+    cos = float(np.clip(a @ b / (na * nb), -1.0, 1.0))
+    omega = np.arccos(cos)
+    if np.sin(omega) < 1e-6:
+        return a + (b - a) * w
+    direction = (np.sin((1 - w) * omega) * a / na + np.sin(w * omega) * b / nb) / np.sin(omega)
+    return direction * ((1 - w) * na + w * nb)
+
+
+class LiveEngine:
+    """``session`` decodes latents; ``stream_factory`` builds the output stream (sounddevice.OutputStream
+    by default; tests and benchmarks pass a fake). ``on_notice`` receives one-line messages for the
+    user (device gone, reopened) on the engine's threads."""
+
+    def __init__(self, session, settings: EngineSettings = EngineSettings(), stream_factory: Optional[Callable] = None,
+                 device: Optional[int] = None, on_notice: Callable[[str], None] = lambda m: None):
+        self.session = session
+        self.settings = settings
+        self.sample_rate = session.spectral.sample_rate
+        self.block = settings.block
+        self.device = device
+        self.on_notice = on_notice
+        self._factory = stream_factory
+        if settings.capacity % self.block or settings.capacity & (settings.capacity - 1):
+            raise ValueError("the ring capacity must be a power of two and a multiple of the block")
+        self.ring = np.zeros(settings.capacity, dtype=np.float32)
+        self.ring_generation = np.zeros(settings.capacity // self.block, dtype=np.int64)
+        self.mask = settings.capacity - 1
+        self.read = 0  # advanced only by the callback
+        self.write = 0  # advanced only by the producer
+        self.underruns = 0
+        self.playing_generation = 0
+        self.synth = PartialSynth(session.spectral, session.config.n_bins, self.block)
+        silence = session.silence_latent().astype(np.float64)
+        self.silence = silence
+        # (generation, target latent, glide seconds, interpolation): replaced whole by every control
+        self._control = (0, silence, 0.0, settings.interpolation)
+        self._modulation = (np.zeros_like(silence), 0.0)  # (direction, amount): the mod wheel
+        self._clip = (None, 0)  # rendered audio mixed in (MIDI renders, trajectories), and its position
+        self._path = None  # (start sample, times, latents, mode): a trajectory played live
+        self._current = silence.copy()
+        self._glide_from, self._glide_done, self._glide_total, self._generation = silence.copy(), 0, 1, 0
+        self._mode = settings.interpolation
+        self._mags_for = None
+        self._mags = None
+        self._stream = None
+        self._thread: Optional[threading.Thread] = None
+        self._running = False
+        self.started = False
+
+    # == controls (any thread) ========================================================================
+    def set_target(self, latent: np.ndarray, glide: Optional[float] = None, interpolation: Optional[str] = None) -> int:
+        mode = interpolation or self.settings.interpolation
+        if mode not in MODES:
+            raise ValueError(f"unknown interpolation {mode!r}")
+        generation = self._control[0] + 1
+        self._path = None
+        self._control = (generation, np.asarray(latent, dtype=np.float64).copy(),
+                         self.settings.glide if glide is None else float(glide), mode)
+        return generation
+
+    def release(self, glide: float = 0.08) -> int:
+        """Back to silence (a note-off)."""
+        return self.set_target(self.silence, glide, "linear")
+
+    def release_after(self, seconds: float, glide: float = 0.08) -> None:
+        """Fade to silence once the trajectory now playing has run ``seconds``."""
+        path = self._path
+        if path is not None:
+            self._path = (path[0], path[1], path[2], path[3], glide)
+
+    def set_modulation(self, direction: np.ndarray, amount: float) -> None:
+        """Offset the sound along ``direction`` (a latent vector) by ``amount`` (0..1): the mod wheel."""
+        self._modulation = (np.asarray(direction, dtype=np.float64), float(amount))
+
+    def play_path(self, times: np.ndarray, latents: np.ndarray, interpolation: str) -> int:
+        """Follow a trajectory in real time, starting now."""
+        generation = self.set_target(latents[0], 0.0, "none")
+        self._path = (self.write, np.asarray(times, float), np.asarray(latents, float), interpolation)
+        return generation
+
+    def play_clip(self, audio: np.ndarray) -> None:
+        self._clip = (np.ascontiguousarray(audio, dtype=np.float32), 0)
+
+    def stop_clip(self) -> None:
+        self._clip = (None, 0)
+
+    # == lifetime =====================================================================================
+    def start(self) -> None:
+        """Open the stream and start the producer; AudioUnavailable says why it cannot."""
+        if self._running:
+            return
+        self._open_stream()
+        self._running = True
+        self._thread = threading.Thread(target=self._produce, name="glissando-audio-producer", daemon=True)
+        self._thread.start()
+        self.started = True
+
+    def stop(self) -> None:
+        self._running = False
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+            self._thread = None
+        self._close_stream()
+        self.started = False
+
+    def _open_stream(self) -> None:
+        factory = self._factory or _sounddevice().OutputStream
+        try:
+            stream = factory(samplerate=self.sample_rate, channels=1, dtype="float32", blocksize=self.block,
+                             device=self.device, callback=self._callback, finished_callback=self._finished)
+            stream.start()
+        except AudioUnavailable:
+            raise
+        except Exception as exc:
+            raise AudioUnavailable(f"playback is off: the audio device cannot be opened ({exc})") from None
+        self._stream = stream
+
+    def _close_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.stop()
+                stream.close()
+            except Exception:
+                pass  # a vanished device cannot be closed twice; there is nothing left to release
+
+    def _finished(self) -> None:
+        # close() forgets the stream first; a stream still known here ended on its own: the device
+        # failed or was unplugged. The producer reopens it (see _recover).
+        if self._stream is not None:
+            self._stream = None
+            self.on_notice("audio device lost: playback paused, retrying")
+
+    def _recover(self) -> None:
+        try:
+            self._open_stream()
+            self.on_notice("audio device back: playback resumed")
+        except AudioUnavailable:
+            pass  # still gone; try again a little later
+
+    # == the real-time side ===========================================================================
+    def _callback(self, outdata, frames, time_info, status) -> None:
+        """PortAudio's thread: copy from the ring, pad with silence when it runs dry. No allocation of
+        buffers, no locks, no model, no Qt."""
+        r = self.read
+        available = self.write - r
+        n = frames if available >= frames else max(available, 0)
+        start = r & self.mask
+        end = start + n
+        if end <= len(self.ring):
+            outdata[:n, 0] = self.ring[start:end]
+        else:
+            first = len(self.ring) - start
+            outdata[:first, 0] = self.ring[start:]
+            outdata[first:n, 0] = self.ring[: n - first]
+        if n < frames:
+            outdata[n:, 0] = 0.0
+            self.underruns += 1
+        if n:
+            self.playing_generation = self.ring_generation[(start // self.block) % len(self.ring_generation)]
+        self.read = r + n
+
+    # == the producer thread ==========================================================================
+    def _produce(self) -> None:
+        # The callback and this thread need the GIL promptly even while the GUI thread computes.
+        if sys.getswitchinterval() > 0.002:
+            sys.setswitchinterval(0.002)
+        ahead = self.settings.latency_blocks * self.block
+        period = self.block / self.sample_rate
+        while self._running:
+            if self._stream is None:
+                self._recover()
+                time.sleep(0.2)
+                continue
+            if self.write - self.read >= ahead:
+                time.sleep(period / 8)
+                continue
+            self._write_hop()
+
+    def _next_latent(self) -> tuple[int, np.ndarray]:
+        generation, target, glide, mode = self._control
+        path = self._path
+        if path is not None and path[0] <= self.write:
+            from ..paths import interpolate
+
+            start, times, latents, path_mode = path[:4]
+            t = (self.write - start) / self.sample_rate
+            if t > times[-1]:
+                self._path = None
+                self._current = latents[-1].copy()
+                if len(path) > 4:  # the trajectory asked to end in silence
+                    self.release(path[4])
+            else:
+                self._current = interpolate(times, latents, np.array([t]), path_mode)[0]
+            return generation, self._current
+        if generation != self._generation:  # a new control: glide from wherever the sound is now
+            self._generation = generation
+            self._glide_from = self._current.copy()
+            self._glide_total = max(1, int(round(glide * self.sample_rate / self.block))) if mode != "none" else 1
+            self._glide_done = 0
+            self._mode = mode
+        if self._glide_done < self._glide_total:
+            self._glide_done += 1
+            w = _ease(self._glide_done / self._glide_total, self._mode)
+            if self._mode == "spherical":
+                self._current = _slerp(self._glide_from, target, w)
+            else:
+                self._current = self._glide_from + (target - self._glide_from) * w
+        return generation, self._current
+
+    def _write_hop(self) -> None:
+        generation, latent = self._next_latent()
+        direction, amount = self._modulation
+        if amount:
+            latent = latent + direction * amount
+        if self._mags_for is None or not np.array_equal(latent, self._mags_for):
+            self._mags = self.session.decode_magnitudes(latent[None].astype(np.float32))[0]
+            self._mags_for = latent.copy()
+        hop = self.synth.next_hop(self._mags)
+        clip, position = self._clip
+        if clip is not None and position < len(clip):
+            part = clip[position : position + self.block]
+            hop[: len(part)] += part
+            self._clip = (clip, position + self.block) if self._clip[0] is clip else self._clip
+        start = self.write & self.mask
+        self.ring[start : start + self.block] = hop
+        self.ring_generation[start // self.block] = generation
+        self.write += self.block

@@ -1,0 +1,154 @@
+"""The real-time engine and live MIDI, with a fake output stream pulled by the test."""
+import time
+import tracemalloc
+
+import mido
+import numpy as np
+import pytest
+
+from glissando.core.playback import EngineSettings, LiveEngine, MidiNotes
+from glissando.core.session import ModelSession
+
+SR = 22050
+
+
+@pytest.fixture(scope="module")
+def session():
+    return ModelSession(device="cpu")
+
+
+class FakeStream:
+    def __init__(self, samplerate, channels, dtype, blocksize, device, callback, finished_callback):
+        self.block, self.callback, self.finished = blocksize, callback, finished_callback
+        self.out = np.zeros((blocksize, 1), dtype=np.float32)
+
+    def start(self):
+        pass
+
+    def stop(self):
+        pass
+
+    def close(self):
+        pass
+
+    def pull(self, engine, blocks):
+        """Pull blocks no faster than the producer fills them (a real device keeps real time)."""
+        got = []
+        for _ in range(blocks):
+            deadline = time.monotonic() + 2.0
+            while engine.write - engine.read < self.block and time.monotonic() < deadline:
+                time.sleep(0.001)
+            self.callback(self.out, self.block, None, None)
+            got.append(self.out[:, 0].copy())
+        return np.concatenate(got)
+
+
+@pytest.fixture
+def live(session):
+    streams, notices = [], []
+    engine = LiveEngine(session, EngineSettings(), stream_factory=lambda **kw: streams.append(FakeStream(**kw)) or streams[-1],
+                        on_notice=notices.append)
+    engine.start()
+    yield engine, streams, notices
+    engine.stop()
+
+
+def yin_midi(audio):
+    import librosa
+
+    f0 = librosa.yin(audio.astype(np.float64), fmin=60, fmax=2000, sr=SR, frame_length=2048)
+    return float(np.median(librosa.hz_to_midi(f0)))
+
+
+@pytest.mark.parametrize("midi, instrument", [(60, "flute"), (67, "trumpet"), (45, "cello")])
+def test_a_held_note_sounds_at_its_labelled_pitch(live, session, midi, instrument):
+    engine, streams, _ = live
+    engine.set_target(session.label_latent(midi, "mf", instrument))
+    audio = streams[0].pull(engine, int(1.2 * SR / 256))[int(0.2 * SR):]
+    assert abs(yin_midi(audio) - midi) < 0.5
+    assert np.sqrt(np.mean(audio ** 2)) > 1e-3
+
+
+def test_a_control_is_heard_within_the_latency_budget(live, session):
+    engine, streams, _ = live
+    engine.set_target(session.label_latent(60, "mf", "flute"))
+    streams[0].pull(engine, 40)
+    generation = engine.set_target(session.label_latent(72, "ff", "violin"))
+    old_samples = 0
+    while True:
+        streams[0].pull(engine, 1)
+        if engine.playing_generation >= generation:
+            break
+        old_samples += 256
+    # Whatever was already queued plays first: at most latency_blocks blocks, about 23 ms at 22050 Hz.
+    assert old_samples / SR * 1000 <= 30.0
+    assert engine.underruns == 0
+
+
+def test_the_callback_allocates_no_buffers(live, session):
+    engine, streams, _ = live
+    engine.set_target(session.label_latent(64, "mf", "oboe"))
+    streams[0].pull(engine, 20)
+    engine.stop()  # the producer's own allocations must not count: measure the callback alone
+    out = np.zeros((256, 1), dtype=np.float32)
+    for _ in range(10):
+        engine._callback(out, 256, None, None)
+    tracemalloc.start()
+    base, _ = tracemalloc.get_traced_memory()
+    tracemalloc.reset_peak()
+    for _ in range(2000):  # plays out the ring, then runs dry (the underrun path too)
+        engine._callback(out, 256, None, None)
+    current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    # Interpreter temporaries (integers, array views) come and go; a block of audio would be 1 KB.
+    assert peak - base < 1024 and current - base < 256
+    assert engine.underruns > 0 and np.all(out == 0)
+
+
+def test_an_unplugged_device_is_reported_and_playback_recovers(live, session):
+    engine, streams, notices = live
+    engine.set_target(session.label_latent(62, "mf", "clarinet"))
+    streams[0].pull(engine, 10)
+    streams[0].finished()  # PortAudio ended the stream: the device went away
+    assert any("lost" in n for n in notices)
+    deadline = time.monotonic() + 5
+    while len(streams) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(streams) == 2 and any("back" in n for n in notices)
+    audio = streams[1].pull(engine, int(0.8 * SR / 256))[int(0.2 * SR):]
+    assert abs(yin_midi(audio) - 62) < 0.5
+
+
+def test_live_midi_last_note_priority_release_range_and_mod_wheel(live, session):
+    engine, streams, notices = live
+    notes = MidiNotes(engine, session, "flute", on_notice=notices.append)
+    target = lambda: engine._control[1]
+    notes.handle(mido.Message("note_on", note=60, velocity=100))
+    np.testing.assert_allclose(target(), session.label_latent(60, "ff", "flute"))
+    notes.handle(mido.Message("note_on", note=64, velocity=20))
+    np.testing.assert_allclose(target(), session.label_latent(64, "pp", "flute"))
+    notes.handle(mido.Message("note_off", note=64))
+    np.testing.assert_allclose(target(), session.label_latent(60, "ff", "flute"))  # back to the held note
+    notes.handle(mido.Message("note_on", note=60, velocity=0))  # running-status note-off
+    np.testing.assert_allclose(target(), session.silence_latent())
+    notes.handle(mido.Message("note_on", note=40, velocity=64))  # below the flute's range
+    assert any("outside the flute's range" in n for n in notices)
+    np.testing.assert_allclose(target(), session.label_latent(64, "mf", "flute"))
+    notes.mod_direction = np.ones(session.config.latent_dim)
+    notes.handle(mido.Message("control_change", control=1, value=127))
+    assert engine._modulation[1] == pytest.approx(1.0)
+
+
+def test_a_flood_of_midi_events_keeps_the_newest_and_audio_flowing(live, session):
+    engine, streams, _ = live
+    notes = MidiNotes(engine, session, "violin")
+    start = time.perf_counter()
+    for i in range(1000):
+        note = 60 + i % 12
+        notes.handle(mido.Message("note_on", note=note, velocity=80))
+        notes.handle(mido.Message("note_off", note=note))
+    notes.handle(mido.Message("note_on", note=67, velocity=80))
+    assert time.perf_counter() - start < 1.0  # a second's worth of a flood is handled well within a second
+    audio = streams[0].pull(engine, int(1.0 * SR / 256))[int(0.3 * SR):]
+    assert abs(yin_midi(audio) - 67) < 0.5
+    assert engine.underruns == 0
