@@ -4,8 +4,9 @@ underruns during 60 s of continuous cursor movement while another thread keeps t
 
     .venv/bin/python bench/latency.py [--seconds 60] [--block 256]
 
-The reference in the same run is the budget's floor: one block's duration (no engine can answer
-faster than the device asks). Ends with: latency_ms=<median> underruns=<count>
+Also prints, per instrument, how far the live sound of a held note is from its offline rendering
+(spectral convergence). The reference in the same run is the budget's floor: one block's duration (no engine can answer
+faster than the device asks). Ends with: latency_ms=<median> underruns=<count> live_sc=<median>
 """
 from __future__ import annotations
 
@@ -57,6 +58,61 @@ class PacedDevice:
         pass
 
 
+class PulledDevice:
+    """A device the caller pulls from, as fast as the producer fills: for comparing sounds, not timing."""
+
+    def __init__(self, samplerate, channels, dtype, blocksize, device, callback, finished_callback):
+        self.block, self.callback = blocksize, callback
+
+    def start(self):
+        pass
+
+    def stop(self):
+        pass
+
+    def close(self):
+        pass
+
+    def pull(self, engine, samples):
+        out, got = np.zeros((self.block, 1), dtype=np.float32), []
+        while len(got) * self.block < samples:
+            while engine.write - engine.read < self.block:
+                time.sleep(0.0005)
+            self.callback(out, self.block, None, None)
+            got.append(out[:, 0].copy())
+        return np.concatenate(got)[:samples]
+
+
+HELD = [(60, "mf", "flute"), (45, "ff", "cello"), (72, "pp", "violin"), (55, "mf", "french_horn"), (67, "ff", "trumpet"),
+        (50, "mf", "bassoon"), (64, "mf", "oboe"), (60, "mf", "piano"), (62, "mf", "clarinet"), (66, "mf", "alto_sax"),
+        (50, "mf", "trombone")]
+
+
+def live_vs_offline(session) -> list[float]:
+    """Spectral convergence between the live sound of a held label set and its offline rendering
+    (render-midi's method), over the steady middle of a 2 s note."""
+    from glissando.core.midi import Note
+    from glissando.core.render import render_notes
+    from glissando.core.spectral import NSGTransform
+
+    transform = NSGTransform.for_length(16384, session.spectral)
+    inner = slice(transform.n_frames // 4, 3 * transform.n_frames // 4)
+    centre = session.spectral.sample_rate // 2 + 8192
+    result = []
+    for midi, dynamics, instrument in HELD:
+        devices = []
+        engine = LiveEngine(session, EngineSettings(), stream_factory=lambda **kw: devices.append(PulledDevice(**kw)) or devices[-1])
+        engine.start()
+        engine.set_target(session.label_latent(midi, dynamics, instrument))
+        live = devices[0].pull(engine, 2 * session.spectral.sample_rate)
+        engine.stop()
+        offline = render_notes(session, [Note(0.0, 2.0, midi, dynamics, instrument)])
+        a = np.abs(transform.forward(live[centre - 8192 : centre + 8192])[1:-1])[:, inner]
+        b = np.abs(transform.forward(offline[centre - 8192 : centre + 8192])[1:-1])[:, inner]
+        result.append(float(np.linalg.norm(a - b) / np.linalg.norm(b)))
+    return result
+
+
 def busy_interpreter(stop: threading.Event) -> None:
     """Pure-Python work holding the GIL in short slices, like a GUI thread redrawing plots."""
     x = 0
@@ -71,6 +127,9 @@ def main() -> None:
     parser.add_argument("--block", type=int, default=256)
     args = parser.parse_args()
     session = ModelSession(device="cpu")
+    match = live_vs_offline(session)
+    print("live vs offline spectral convergence: " + " ".join(f"{i}={v:.3f}" for (_, _, i), v in zip(HELD, match))
+          + f"; median {statistics.median(match):.3f}")
     devices = []
     engine = LiveEngine(session, EngineSettings(block=args.block),
                         stream_factory=lambda **kw: devices.append(PacedDevice(**kw)) or devices[-1])
@@ -109,7 +168,7 @@ def main() -> None:
     print(f"controls sent {len(sent)}, heard {len(latencies)}; latency ms: median {median:.1f}, "
           f"p90 {np.percentile(latencies, 90):.1f}, max {max(latencies):.1f}; one block = {floor_ms:.1f} ms "
           f"(ratio {median / floor_ms:.2f} blocks)")
-    print(f"latency_ms={median:.1f} underruns={underruns}")
+    print(f"latency_ms={median:.1f} underruns={underruns} live_sc={statistics.median(match):.3f}")
 
 
 if __name__ == "__main__":

@@ -97,6 +97,32 @@ class ModelSession:
         mags = np.maximum(np.exp(self.decode_signal(latents[new])) - self.spectral.log_floor, 0.0)
         return mags[np.cumsum(new) - 1]
 
+    def frame_decoder(self):
+        """A numpy copy of the signal decoder for one latent at a time: latent (D,) -> magnitudes (n_bins,).
+
+        The live engine decodes one frame per 11.6 ms hop; torch's thread pool, woken for each tiny
+        matrix product, stalls for tens of milliseconds when the cores are busy, numpy does not.
+        Built from the model's own layers, so it is the same network.
+        """
+        layers = []
+        for module in self.model.signal_decoder:
+            if isinstance(module, torch.nn.Linear):
+                layers.append((module.weight.detach().cpu().numpy().T.copy(), module.bias.detach().cpu().numpy().copy()))
+            elif isinstance(module, torch.nn.ReLU):
+                layers.append(None)
+            else:
+                raise TypeError(f"frame_decoder does not know the layer {type(module).__name__}")
+        scale, mean = float(self.model.norm_scale), float(self.model.norm_mean)
+        floor = self.spectral.log_floor
+
+        def decode(latent: np.ndarray) -> np.ndarray:
+            x = np.asarray(latent, dtype=np.float32)
+            for layer in layers:
+                x = np.maximum(x, 0.0) if layer is None else x @ layer[0] + layer[1]
+            return np.maximum(np.exp(x * scale + mean) - floor, 0.0)
+
+        return decode
+
     @torch.no_grad()
     def decode_symbols(self, latents: np.ndarray) -> dict[str, np.ndarray]:
         """Latents -> per-family label probabilities, each (T, vocabulary size)."""

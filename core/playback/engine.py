@@ -73,6 +73,7 @@ class LiveEngine:
         self.underruns = 0
         self.playing_generation = 0
         self.synth = PartialSynth(session.spectral, session.config.n_bins, self.block)
+        self._decode = session.frame_decoder()
         silence = session.silence_latent().astype(np.float64)
         self.silence = silence
         # (generation, target latent, glide seconds, interpolation): replaced whole by every control
@@ -257,7 +258,7 @@ class LiveEngine:
         if amount:
             latent = latent + direction * amount
         if self._mags_for is None or not np.array_equal(latent, self._mags_for):
-            self._mags = self.session.decode_magnitudes(latent[None].astype(np.float32))[0]
+            self._mags = self._decode(latent)
             self._mags_for = latent.copy()
         hop = self.synth.next_hop(self._mags)
         clip, position = self._clip
