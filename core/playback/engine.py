@@ -142,7 +142,7 @@ class LiveEngine:
     def stop(self) -> None:
         self._running = False
         if self._thread is not None:
-            self._thread.join(timeout=2.0)
+            self._thread.join(timeout=10.0)
             self._thread = None
         self._close_stream()
         self.started = False

@@ -27,7 +27,7 @@ class TorchNSGT:
         M = int(nsgt.M[0])
         n_bands = len(nsgt.g) // 2 + 1  # real signals: the positive-frequency bands only
         nn = int(nsgt.nn)
-        # Forward: c[k] = ifft(spec[fwd_index[k]] * fwd_weight[k]); index nn points at an appended zero.
+        # Forward: c[k] = ifft(spec[fwd_index[k]] * fwd_weight[k]) (weight 0 outside the band's window).
         fwd_index = np.full((n_bands, M), nn, dtype=np.int64)
         fwd_weight = np.zeros((n_bands, M), dtype=np.float64)
         # Backward: spec[bwd_index[k]] += fft(c[k]) * bwd_weight[k] (scatter-add, positions < nn//2+1 kept).
@@ -54,14 +54,19 @@ class TorchNSGT:
         self.M = M
         cdtype = torch.complex64 if dtype == torch.float32 else torch.complex128
         self.dtype, self.cdtype = dtype, cdtype
-        self.fwd_index = torch.from_numpy(fwd_index).to(self.device)
-        self.fwd_weight = torch.from_numpy(fwd_weight).to(self.device, dtype)
-        half = nn // 2 + 1
+        self.fwd_index = torch.from_numpy(fwd_index).to(self.device)  # column 0: each band's centre bin
+        # Only about a sixth of the (band, frame) grid lies inside a band's window: the gather, the
+        # weighting and the scatter-add touch those entries only, as flat positions in the grid.
+        fwd_pos = np.flatnonzero(fwd_weight)
+        self.fwd_pos = torch.from_numpy(fwd_pos).to(self.device)
+        self.fwd_src = torch.from_numpy(fwd_index.reshape(-1)[fwd_pos]).to(self.device)
+        self.fwd_w = torch.from_numpy(fwd_weight.reshape(-1)[fwd_pos]).to(self.device, dtype)
+        self.half = nn // 2 + 1
         # Bands past the Nyquist half are dropped on synthesis (irfft uses the lower half only).
-        keep = bwd_index < half
-        self.bwd_index = torch.from_numpy(np.where(keep, bwd_index, half)).to(self.device)
-        self.bwd_weight = torch.from_numpy(np.where(keep, bwd_weight, 0.0)).to(self.device, dtype)
-        self.half = half
+        bwd_pos = np.flatnonzero((bwd_index < self.half) & (bwd_weight != 0))
+        self.bwd_pos = torch.from_numpy(bwd_pos).to(self.device)
+        self.bwd_dst = torch.from_numpy(bwd_index.reshape(-1)[bwd_pos]).to(self.device)
+        self.bwd_w = torch.from_numpy(bwd_weight.reshape(-1)[bwd_pos]).to(self.device, dtype)
 
     @classmethod
     def for_transform(cls, transform: NSGTransform, device: str | torch.device = "cpu", dtype=torch.float32) -> "TorchNSGT":
@@ -73,15 +78,13 @@ class TorchNSGT:
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """(B, length) real -> (B, n_rows, n_frames) complex."""
         spec = torch.fft.fft(audio.to(self.dtype), n=self.nn, dim=-1)
-        spec = torch.cat([spec, spec.new_zeros(spec.shape[:-1] + (1,))], dim=-1)
-        bands = spec[:, self.fwd_index] * self.fwd_weight
-        return torch.fft.ifft(bands, dim=-1)
+        bands = spec.new_zeros((spec.shape[0], self.n_rows * self.M))
+        bands[:, self.fwd_pos] = spec[:, self.fwd_src] * self.fwd_w
+        return torch.fft.ifft(bands.view(-1, self.n_rows, self.M), dim=-1)
 
     def backward(self, coefficients: torch.Tensor) -> torch.Tensor:
         """(B, n_rows, n_frames) complex -> (B, length) real."""
-        fc = torch.fft.fft(coefficients.to(self.cdtype), dim=-1) * self.bwd_weight
-        b = fc.shape[0]
-        spec = fc.new_zeros((b, self.half + 1))
-        spec.index_add_(1, self.bwd_index.reshape(-1), fc.reshape(b, -1)) if b == 1 else spec.scatter_add_(
-            1, self.bwd_index.reshape(1, -1).expand(b, -1), fc.reshape(b, -1))
-        return torch.fft.irfft(spec[:, : self.half], n=self.nn, dim=-1)[:, : self.length]
+        fc = torch.fft.fft(coefficients.to(self.cdtype), dim=-1).reshape(coefficients.shape[0], -1)
+        spec = fc.new_zeros((fc.shape[0], self.half))
+        spec.index_add_(1, self.bwd_dst, fc[:, self.bwd_pos] * self.bwd_w)
+        return torch.fft.irfft(spec, n=self.nn, dim=-1)[:, : self.length]
