@@ -28,7 +28,8 @@ class TranscribeSettings:
     smoothing: int = 5  # frames of the majority filter on the frame labels
     min_note: float = 0.05  # seconds
     gate_db: float = 35.0  # frames this far below the loudest frame are rests (release tails, room noise)
-    onset_db: float = 5.0  # a rise this large inside a held pitch starts a new note (repeated notes)
+    onset_db: float = 7.0  # a dip then a rise this large in a held pitch's harmonics starts a new note (repeated notes)
+    attack_db: float = 22.0  # a note starts where its harmonics first come within this of their attack's peak
     chunk_seconds: float = 30.0  # audio read and analysed this much at a time: memory stays flat
     block: int = 32768
 
@@ -38,6 +39,11 @@ class Posteriors:
     times: np.ndarray  # (T,) seconds
     probs: dict  # family -> (T, V)
     level: np.ndarray  # (T,) frame level in dB (log of summed magnitude), for onsets and gating
+    # (T, K) float16 log magnitude per semitone (the loudest NSGT bin within half a semitone of each
+    # MIDI note from band_low up): when each note's harmonics rise, for onsets and repeated notes.
+    # None: onsets from the level alone, and repeated notes of one pitch stay merged.
+    bands: Optional[np.ndarray] = None
+    band_low: int = 0
 
 
 def _block_frames(audio: np.ndarray, transform: NSGTransform, tn: TorchNSGT, step: int, floor: float):
@@ -70,6 +76,12 @@ def _block_frames(audio: np.ndarray, transform: NSGTransform, tn: TorchNSGT, ste
     return np.concatenate(frames), np.concatenate(times)
 
 
+def _semitone_starts(frequencies: np.ndarray) -> tuple[np.ndarray, int]:
+    """First NSGT bin of each semitone band (bins grouped by nearest MIDI note), and that note of the first."""
+    nearest = np.round(69 + 12 * np.log2(np.asarray(frequencies) / 440.0)).astype(int)
+    return np.flatnonzero(np.r_[True, np.diff(nearest) > 0]), int(nearest[0])
+
+
 def frame_posteriors(session: ModelSession, path: str | os.PathLike, settings: TranscribeSettings = TranscribeSettings(),
                      progress: ProgressFn = no_progress, cancel: Optional[CancelFn] = None) -> Posteriors:
     """Label posteriors of every analysed frame of an audio file, read in chunks."""
@@ -90,7 +102,8 @@ def frame_posteriors(session: ModelSession, path: str | os.PathLike, settings: T
     tn = TorchNSGT.for_transform(transform)
     chunk = int(settings.chunk_seconds * sr_in)
     margin = int(2.0 * sr_in)  # resampling and block edges settle within this
-    all_times, all_level, probs = [], [], None
+    all_times, all_level, all_bands, probs = [], [], [], None
+    band_starts, band_low = _semitone_starts(transform.frequencies)
     cfg = session.spectral
     high_bins = int(np.ceil(cfg.bins_per_octave * np.log2(400.0 / cfg.fmin)))
     peak = 0.0
@@ -118,10 +131,12 @@ def frame_posteriors(session: ModelSession, path: str | os.PathLike, settings: T
             # rises at the onset itself, while the long low-frequency windows hear a note well before.
             high = frames[:, high_bins:].astype(np.float64)
             all_level.append(20 * np.log10(np.maximum(np.exp(high) - session.spectral.log_floor, 0).sum(1) + 1e-9))
+            all_bands.append(np.maximum.reduceat(frames, band_starts, axis=1).astype(np.float16))
             progress(min(start + chunk, info.frames), info.frames, "transcribing")
     if peak < 1e-4:
         raise GlissandoError(f"{path}: the audio is silent")
-    return Posteriors(np.concatenate(all_times), {f: np.concatenate(v) for f, v in probs.items()}, np.concatenate(all_level))
+    return Posteriors(np.concatenate(all_times), {f: np.concatenate(v) for f, v in probs.items()}, np.concatenate(all_level),
+                      np.concatenate(all_bands), band_low)
 
 
 def _majority(labels: np.ndarray, width: int) -> np.ndarray:
@@ -155,6 +170,122 @@ def _merge_octave_transients(labels: np.ndarray, times: np.ndarray, longest: flo
     return labels
 
 
+# Harmonics in this range (Hz) time an attack: their analysis windows are short (tens of ms), while
+# the windows of lower bins hear a note up to 100 ms before it starts.
+_ATTACK_HZ = (600.0, 5000.0)
+_HARMONICS = np.arange(1, 65, dtype=float)
+
+
+class _Bands:
+    """The semitone bands of a transcription in dB, looked up by a note's harmonics."""
+
+    def __init__(self, post: Posteriors):
+        self.log = post.bands
+        self.low = post.band_low
+
+    def columns(self, midi: int, fmin: float, fmax: float, avoid: tuple = ()) -> list[int]:
+        """Bands of the note's harmonics between fmin and fmax Hz, without those within a semitone of
+        a harmonic of a pitch in ``avoid`` (a note still ringing there would look like this one)."""
+        f = 440.0 * 2 ** ((midi - 69) / 12) * _HARMONICS
+        keys = np.round(midi + 12 * np.log2(_HARMONICS[(f >= fmin) & (f <= fmax)])).astype(int)
+        if avoid:
+            shared = (np.asarray(avoid, dtype=float)[:, None] + 12 * np.log2(_HARMONICS[:10])).ravel()
+            keys = keys[np.abs(keys[:, None] - shared[None, :]).min(1) >= 1.0]
+        cols = np.unique(keys - self.low)  # high harmonics share a semitone band
+        return cols[(cols >= 0) & (cols < self.log.shape[1])].tolist()
+
+    def db(self, a: int, b: int, cols: list[int]) -> np.ndarray:
+        return self.log[a:b, cols].astype(np.float64) * (20 / np.log(10))
+
+    def note_db(self, midi: int, a: int, b: int) -> np.ndarray:
+        """Level of the note's harmonics together (summed magnitude), dB."""
+        cols = self.columns(midi, *_ATTACK_HZ) or self.columns(midi, 0.0, np.inf)[:1]
+        if not cols:
+            return np.zeros(max(0, b - a))
+        return 20 * np.log10(np.exp(self.log[a:b, cols].astype(np.float64)).sum(1) + 1e-9)
+
+
+def _back_to(x: np.ndarray, lo: int, peak: int, drop: float) -> int:
+    """First frame of the climb to ``peak`` that is within ``drop`` dB of it (not before ``lo``)."""
+    k = peak
+    while k > lo and x[k - 1] >= x[peak] - drop:
+        k -= 1
+    return k
+
+
+def _attack_onset(bands: _Bands, midi: int, avoid: tuple, a: int, i: int, b: int, drop: float) -> Optional[int]:
+    """Onset frame of a note whose label starts at frame i: searching frames a..b, where its harmonics
+    first come within ``drop`` dB of their attack's peak (median over the harmonics that rise from well
+    below it). None when no harmonic shows such an attack."""
+    for fmin in (_ATTACK_HZ[0], _ATTACK_HZ[0] * 2 / 3, 0.0):  # low notes with few harmonics up there
+        cols = bands.columns(midi, fmin, _ATTACK_HZ[1], avoid)
+        if not cols:
+            continue
+        x = bands.db(a, b, cols)
+        at = (i - a) + x[i - a :].argmax(0)
+        peaks = x[at, np.arange(len(cols))]
+        found = []
+        for c in range(len(cols)):
+            # Harmonics far below the strongest are at the noise floor; one that never rose by much more
+            # than ``drop`` had no silence (or other note) before this one to rise from.
+            if peaks[c] >= peaks.max() - 20.0 and peaks[c] - x[: at[c] + 1, c].min() >= drop + 3.0:
+                found.append(a + _back_to(x[:, c], 0, int(at[c]), drop))
+        if found:
+            return int(np.median(found))
+    return None
+
+
+def _absorb_attack_runs(runs: list, bands: _Bands, times: np.ndarray, dt: float, drop: float) -> list:
+    """Merge a short label run into the run that follows it when it is that note's attack heard at
+    another pitch: the next note's harmonics were already rising during it, or it is a slide of a
+    semitone into the note. Runs are [first frame, end frame, midi, pitch of an absorbed slide]."""
+    out: list = []
+    back, ahead = int(0.3 / dt), max(2, int(0.2 / dt))
+    for i, j, m, _ in runs:
+        if out and out[-1][1] == i and out[-1][2] != m and times[i - 1] - times[out[-1][0]] < 0.12:
+            si, sj, sm, _ = out[-1]
+            before = out[-2] if len(out) > 1 else None
+            avoid = (sm,)
+            a = max(0, si - back)
+            if before is not None:
+                a = min(si, max(a, before[0] + 2))
+                if si - before[1] < back and before[2] != m:
+                    avoid = (sm, before[2])
+            onset = _attack_onset(bands, m, avoid, a, i, min(j, i + ahead), drop)
+            heard = onset is not None and onset <= (si + sj) // 2
+            # A slide's own pitch is where the note starts: the next pitch's harmonics rise only after it.
+            slide = not heard and abs(sm - m) == 1 and times[sj - 1] - times[si] < 0.1 and j - i > sj - si
+            if heard or slide:
+                if before is not None and before[1] == si and before[2] == m:
+                    # A flicker inside one held pitch: a re-attack there is found by _repeats.
+                    out.pop()
+                    out[-1][1] = j
+                else:
+                    out[-1] = [si, j, m, sm if slide else None]
+                continue
+        out.append([i, j, m, None])
+    return out
+
+
+def _repeats(bands: _Bands, midi: int, onset: int, end: int, dt: float, settings: TranscribeSettings) -> list[int]:
+    """Onsets of repeated notes of one pitch inside frames onset..end: a dip in its harmonics (the
+    previous note's release) followed by a rise of at least onset_db."""
+    # Slow attacks (horn, bowed strings) take up to 150 ms to climb back to their level.
+    settle, window = max(2, int(0.1 / dt)), max(2, int(0.15 / dt))
+    x = bands.note_db(midi, onset, min(len(bands.log), end + window))
+    found, k = [], settle  # the note's own attack settles first
+    while k < end - onset - 2:
+        if x[k] <= x[k - 1] and x[k] <= x[k + 1]:
+            peak = k + int(np.argmax(x[k : k + window]))
+            if x[peak] - x[k] >= settings.onset_db:
+                s = _back_to(x, k, peak, settings.attack_db)
+                found.append(onset + s)
+                k = s + settle
+                continue
+        k += 1
+    return found
+
+
 def posteriors_to_notes(session: ModelSession, post: Posteriors, settings: TranscribeSettings = TranscribeSettings()) -> list[Note]:
     vocab = session.vocabulary
     pc_p, oct_p = post.probs["pitch_class"], post.probs["octave"]
@@ -170,46 +301,65 @@ def posteriors_to_notes(session: ModelSession, post: Posteriors, settings: Trans
     labels = _merge_octave_transients(_majority(np.where(sounding, midi, -1), settings.smoothing), post.times)
     if len(post.times) < 2:
         return []
-    dt = float(np.median(np.diff(post.times)))
-    # Onsets inside a held pitch: the level rises by onset_db within about 40 ms.
-    lag = max(1, int(round(0.04 / dt)))
-    rise = np.zeros_like(post.level)
-    rise[lag:] = post.level[lag:] - post.level[:-lag]
-    notes: list[Note] = []
-    i, n = 0, len(labels)
+    times = post.times
+    dt = float(np.median(np.diff(times)))
+    n = len(labels)
+    runs, i = [], 0
     while i < n:
-        if labels[i] < 0:
-            i += 1
-            continue
-        run_end = i + 1
-        while run_end < n and labels[run_end] == labels[i]:
-            run_end += 1
-        # The model hears a note a little before it starts (frames see through their windows): the
-        # onset is where the level first comes within 12 dB of the attack's peak.
-        early = slice(i, min(run_end, i + max(2, int(0.2 / dt))))
-        onset = i + int(np.argmax(post.level[early] >= post.level[early].max() - 12.0))
-        # A repeated note of the same pitch: split at the local maximum of a large level rise, once
-        # this note's own attack (the first 100 ms) is over.
-        j = onset + max(lag, int(0.1 / dt)) + 1
-        while j < run_end:
-            if rise[j] > settings.onset_db and rise[j] >= rise[j - 1] and (j + 1 >= n or rise[j] >= rise[j + 1]):
-                j -= lag // 2  # the rise is measured over `lag` frames: the attack began about mid-way
-                break
+        j = i + 1
+        while j < n and labels[j] == labels[i]:
             j += 1
-        j = min(j, run_end)
-        start, end = post.times[onset], post.times[j - 1] + dt
-        if end - start >= settings.min_note:
-            sel = slice(i, j)
-            dyn_p = post.probs["dynamics"][sel].mean(0)
-            inst_p = post.probs["instrument"][sel].mean(0)
-            dyn_p[vocab["dynamics"].index(SILENT)] = -1
-            inst_p[vocab["instrument"].index(SILENT)] = -1
-            m = int(labels[i])
-            pc_i, oct_i = vocab["pitch_class"].index(PITCH_CLASSES[m % 12]), vocab["octave"].index(str(m // 12 - 1))
-            notes.append(Note(float(start), float(end), m, vocab["dynamics"][int(dyn_p.argmax())], vocab["instrument"][int(inst_p.argmax())],
-                              confidence={"pitch_class": pc_p[sel, pc_i].mean(), "octave": oct_p[sel, oct_i].mean(),
-                                          "dynamics": float(dyn_p.max()), "instrument": float(inst_p.max())}))
+        if labels[i] >= 0:
+            runs.append([i, j, int(labels[i]), None])
         i = j
+    bands = _Bands(post) if post.bands is not None else None
+    if bands is not None:
+        runs = _absorb_attack_runs(runs, bands, times, dt, settings.attack_db)
+    back, ahead, settle = int(0.3 / dt), max(2, int(0.2 / dt)), max(2, int(0.1 / dt))
+    segments: list[tuple[int, int, int, int]] = []  # onset frame, end frame, midi, first frame of its label run
+    for i, j, m, slide in runs:
+        # Without bands, or when no harmonic shows an attack: the model hears a note a little before it
+        # starts (frames see through their windows), so the onset is where the level first comes within
+        # 12 dB of the attack's peak.
+        early = slice(i, min(j, i + ahead))
+        onset = i + int(np.argmax(post.level[early] >= post.level[early].max() - 12.0))
+        starts = [onset]
+        if bands is not None:
+            prev = segments[-1] if segments else None
+            ringing = prev is not None and i - prev[1] < back
+            a = max(0, i - back)
+            if prev is not None:
+                # After a rest between two notes of one pitch, the attack is after the rest.
+                a = min(i, max(a, prev[0] + settle, prev[1] - 1 if ringing and prev[2] == m else 0))
+            found = []
+            for p in (m, slide):
+                if p is not None:
+                    avoid = (prev[2],) if ringing and prev[2] != p else ()
+                    o = _attack_onset(bands, p, avoid, a, i, min(j, i + ahead), settings.attack_db)
+                    if o is not None:
+                        found.append(o)
+            if found:
+                onset = min(found)
+            starts = [onset] + _repeats(bands, m, onset, j, dt, settings)
+        for q, s in enumerate(starts):
+            segments.append((s, starts[q + 1] if q + 1 < len(starts) else j, m, i))
+    notes: list[Note] = []
+    for q, (s, e, m, first) in enumerate(segments):
+        start, end = times[s], times[e - 1] + dt
+        if q + 1 < len(segments):
+            end = min(end, times[segments[q + 1][0]])
+        if end - start < settings.min_note:
+            continue
+        lo = max(s, first)  # frames before the label run are the previous note's
+        sel = slice(lo, max(e, lo + 1))
+        dyn_p = post.probs["dynamics"][sel].mean(0)
+        inst_p = post.probs["instrument"][sel].mean(0)
+        dyn_p[vocab["dynamics"].index(SILENT)] = -1
+        inst_p[vocab["instrument"].index(SILENT)] = -1
+        pc_i, oct_i = vocab["pitch_class"].index(PITCH_CLASSES[m % 12]), vocab["octave"].index(str(m // 12 - 1))
+        notes.append(Note(float(start), float(end), m, vocab["dynamics"][int(dyn_p.argmax())], vocab["instrument"][int(inst_p.argmax())],
+                          confidence={"pitch_class": pc_p[sel, pc_i].mean(), "octave": oct_p[sel, oct_i].mean(),
+                                      "dynamics": float(dyn_p.max()), "instrument": float(inst_p.max())}))
     return notes
 
 

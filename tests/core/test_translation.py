@@ -109,6 +109,20 @@ def test_transcribing_a_rendered_melody_gives_back_its_notes(tmp_path, renderer)
     assert {"start", "end", "midi", "pitch_class", "octave", "dynamics", "instrument", "confidence"} <= set(notes[0])
 
 
+def test_legato_horn_onsets_and_an_accented_repeated_note(tmp_path, session, renderer):
+    """A slow attack after a ringing note (the label changes late) and a repeated pitch (no label
+    change at all): onsets come from the note's own harmonics, not from where its label starts."""
+    from glissando.core.transcribe import transcribe
+
+    pitches, velocities = [53, 55, 57, 57, 55, 52, 50], [80, 60, 60, 120, 60, 90, 60]
+    melody = [(0.2 + 0.5 * k, 0.65 + 0.5 * k, m, v) for k, (m, v) in enumerate(zip(pitches, velocities))]
+    wav = tmp_path / "horn.wav"
+    sf.write(str(wav), renderer.render_sequence(60, melody), SR)  # TimGM6mb french horn, 50 ms gaps
+    notes, _ = transcribe(session, wav)
+    assert [n.midi for n in notes] == pitches
+    assert max(abs(n.start - s) for n, (s, _, _, _) in zip(notes, melody)) < 0.05
+
+
 def test_several_inputs_load_once_and_write_one_output_each(tmp_path, renderer):
     for name, midi in (("a", 60), ("b", 67)):
         sf.write(str(tmp_path / f"{name}.wav"), renderer.render_sequence(71, [(0.1, 0.8, midi, 90)]), SR)
