@@ -17,6 +17,7 @@ from .jobs import CancelFn, GlissandoError, ProgressFn, atomic_write, check_canc
 from .midi import Note, write_midi
 from .session import ModelSession
 from .spectral import NSGTransform, to_mono_22k
+from .spectral.nsgt_frames import audio_file_info
 from .spectral.torch_nsgt import TorchNSGT
 
 FORMATS = ("json", "csv", "mid")
@@ -88,14 +89,7 @@ def frame_posteriors(session: ModelSession, path: str | os.PathLike, settings: T
     import soundfile as sf
 
     path = Path(path)
-    if not path.exists():
-        raise GlissandoError(f"{path}: no such file")
-    try:
-        info = sf.info(str(path))
-    except Exception as exc:
-        raise GlissandoError(f"{path}: not a readable audio file ({exc})") from None
-    if info.frames == 0:
-        raise GlissandoError(f"{path}: the audio file is empty")
+    info = audio_file_info(path)
     sr_in = info.samplerate
     sr = session.spectral.sample_rate
     transform = NSGTransform.for_length(settings.block, session.spectral)

@@ -99,6 +99,22 @@ def to_mono_22k(audio: np.ndarray, sample_rate: int, target_rate: int = 22050) -
     return audio.astype(np.float32)
 
 
+def audio_file_info(path: str | Path):
+    """soundfile's facts about an audio file (rate, frames, channels), or a GlissandoError naming it."""
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.exists():
+        raise GlissandoError(f"{path}: no such file")
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:  # soundfile raises several types for unreadable or non-audio files
+        raise GlissandoError(f"{path}: not a readable audio file ({exc})") from None
+    if info.frames == 0:
+        raise GlissandoError(f"{path}: the audio file is empty")
+    return info
+
+
 def load_audio(path: str | Path, target_rate: int = 22050) -> np.ndarray:
     """Read an audio file as mono float32 at ``target_rate``; a clear GlissandoError if it cannot."""
     import soundfile as sf

@@ -10,7 +10,7 @@ from typing import Optional
 import numpy as np
 
 from ..jobs import CancelFn, GlissandoError, ProgressFn, check_cancel, no_progress
-from .nsgt_frames import NSGTransform, SpectralConfig, to_mono_22k
+from .nsgt_frames import NSGTransform, SpectralConfig, audio_file_info, to_mono_22k
 
 BLOCK = 32768
 
@@ -31,12 +31,7 @@ def audio_overview(path: str | os.PathLike, config: SpectralConfig = SpectralCon
     import soundfile as sf
 
     path = Path(path)
-    try:
-        info = sf.info(str(path))
-    except Exception as exc:
-        raise GlissandoError(f"{path}: not a readable audio file ({exc})") from None
-    if info.frames == 0:
-        raise GlissandoError(f"{path}: the audio file is empty")
+    info = audio_file_info(path)
     duration = info.frames / info.samplerate
     transform = NSGTransform.for_length(BLOCK, config)
     columns = max(1, min(columns, int(duration * transform.frame_rate)))

@@ -32,6 +32,21 @@ def drop(window, path):
     window.dropEvent(event)
 
 
+def event_loop_gaps():
+    """Intervals between the ticks of a 10 ms timer: how promptly the event loop answers."""
+    gaps, last = [], [time.monotonic()]
+
+    def tick():
+        now = time.monotonic()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.timeout.connect(tick)
+    timer.start(10)
+    return gaps, timer
+
+
 def wait_job(qtbot, window, name, action, timeout=120000):
     with qtbot.waitSignal(window.jobFinished, timeout=timeout, check_params_cb=lambda n: n == name):
         action()
@@ -178,16 +193,7 @@ def test_dropping_a_rendered_melody_shows_its_notes(window, qtbot, renderer, app
 def test_midi_render_can_be_cancelled_and_the_ui_keeps_answering(window, qtbot):
     assert window.open_midi(ROOT / "resources" / "demo" / "melody.mid")
     qtbot.wait(300)  # the piano roll's first paint is not the render's doing
-    gaps, last = [], [time.monotonic()]
-
-    def tick():
-        now = time.monotonic()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.timeout.connect(tick)
-    timer.start(10)
+    gaps, timer = event_loop_gaps()
     job = window.render_midi()
     qtbot.waitUntil(lambda: window.midi_panel.progress.value() > 0, timeout=60000)
     wait_job(qtbot, window, "midi", window.midi_panel.cancel_button.click)
@@ -200,16 +206,7 @@ def test_midi_render_can_be_cancelled_and_the_ui_keeps_answering(window, qtbot):
 def test_the_ui_keeps_answering_while_a_whole_midi_file_renders(window, qtbot):
     window.open_midi(ROOT / "resources" / "demo" / "melody.mid")
     qtbot.wait(300)  # the piano roll's first paint is not the render's doing
-    gaps, last = [], [time.monotonic()]
-
-    def tick():
-        now = time.monotonic()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.timeout.connect(tick)
-    timer.start(10)
+    gaps, timer = event_loop_gaps()
     wait_job(qtbot, window, "midi", window.render_midi)
     timer.stop()
     assert window.midi_audio is not None and len(gaps) > 20
