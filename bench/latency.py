@@ -156,6 +156,7 @@ def main() -> None:
         sent[generation] = time.perf_counter()
         step += 1
         time.sleep(0.02)
+    underruns = engine.underruns - underruns_before  # before stopping: a stopped producer starves the device
     stop.set()
     time.sleep(0.2)
     engine.stop()
@@ -164,7 +165,6 @@ def main() -> None:
     # A control superseded before its hop was made is never heard on its own: count only the heard ones.
     median = statistics.median(latencies)
     floor_ms = 1000 * args.block / session.spectral.sample_rate
-    underruns = engine.underruns - underruns_before
     print(f"controls sent {len(sent)}, heard {len(latencies)}; latency ms: median {median:.1f}, "
           f"p90 {np.percentile(latencies, 90):.1f}, max {max(latencies):.1f}; one block = {floor_ms:.1f} ms "
           f"(ratio {median / floor_ms:.2f} blocks)")

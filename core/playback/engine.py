@@ -7,6 +7,7 @@ newest control at its next hop. The GUI reads ``underruns`` and ``playing_genera
 """
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import time
@@ -136,6 +137,11 @@ class LiveEngine:
         """Open the stream and start the producer; AudioUnavailable says why it cannot."""
         if self._running:
             return
+        # A full garbage collection walks every object the process holds (torch, numpy, Qt) with the
+        # GIL taken for tens of ms: one such pause a minute was the last source of underruns in
+        # bench/latency.py. Objects alive now move to a permanent generation that later collections skip.
+        gc.collect()
+        gc.freeze()
         self._open_stream()
         self._running = True
         self._thread = threading.Thread(target=self._produce, name="glissando-audio-producer", daemon=True)
