@@ -46,8 +46,12 @@ def interpolate(times: np.ndarray, targets: np.ndarray, query: np.ndarray, mode:
 
 def _slerp_path(t: np.ndarray, y: np.ndarray, q: np.ndarray) -> np.ndarray:
     seg = np.clip(np.searchsorted(t, q, side="right") - 1, 0, len(t) - 2)
-    a, b = y[seg], y[seg + 1]
-    w = ((q - t[seg]) / (t[seg + 1] - t[seg]))[:, None]
+    return slerp(y[seg], y[seg + 1], ((q - t[seg]) / (t[seg + 1] - t[seg]))[:, None])
+
+
+def slerp(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Row-wise spherical interpolation from ``a`` to ``b`` (N, D) at fractions ``w`` (N, 1): the
+    direction moves along the great circle, the norm linearly."""
     na, nb = np.linalg.norm(a, axis=1, keepdims=True), np.linalg.norm(b, axis=1, keepdims=True)
     ua, ub = a / np.maximum(na, 1e-12), b / np.maximum(nb, 1e-12)
     omega = np.arccos(np.clip(np.sum(ua * ub, axis=1, keepdims=True), -1.0, 1.0))

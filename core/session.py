@@ -163,9 +163,7 @@ class ModelSession:
 
     def bin_frequencies(self) -> np.ndarray:
         """Centre frequency (Hz) of each of the decoded magnitudes' bins."""
-        cfg = self.spectral
-        n = self.config.n_bins
-        return cfg.fmin * 2.0 ** (np.arange(n) / cfg.bins_per_octave)
+        return self.spectral.bin_frequencies(self.config.n_bins)
 
     def move_in_view(self, latent: np.ndarray, point_3d: np.ndarray) -> np.ndarray:
         """The latent that projects to ``point_3d`` and differs from ``latent`` only inside the

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..spectral import NSGTransform, SpectralConfig
+from ..spectral.phase import local_maxima, parabolic_offset
 
 CALIBRATION_LENGTH = 16384
 PEAK_FLOOR_DB = 60.0  # partials this far below the frame's strongest one are left out (decoder noise)
@@ -28,7 +29,7 @@ def sinusoid_gains(config: SpectralConfig, n_bins: int) -> np.ndarray:
     an octave apart share one signal (their windows do not overlap), so a dozen transforms cover all bins.
     """
     transform = NSGTransform.for_length(CALIBRATION_LENGTH, config)
-    freqs = config.fmin * 2.0 ** (np.arange(n_bins) / config.bins_per_octave)
+    freqs = config.bin_frequencies(n_bins)
     t = np.arange(CALIBRATION_LENGTH) / config.sample_rate
     gains = np.zeros(n_bins)
     inner = slice(transform.n_frames // 4, 3 * transform.n_frames // 4)
@@ -53,7 +54,7 @@ class PartialSynth:
         self.hop = hop
         self.n_bins = n_bins
         self.gains = sinusoid_gains(config, n_bins) if gains is None else gains
-        self.bin_freqs = config.fmin * 2.0 ** (np.arange(n_bins) / config.bins_per_octave)
+        self.bin_freqs = config.bin_frequencies(n_bins)
         # Per-bin oscillators: a partial found at bin k plays on oscillator k, so a steady partial
         # keeps one phase accumulator for as long as it lasts.
         self.phase = np.zeros(n_bins)
@@ -69,13 +70,10 @@ class PartialSynth:
         sinusoid would not produce."""
         m = np.asarray(mags, dtype=np.float64)
         logm = np.log(m + 1e-12)
-        interior = (logm[1:-1] > logm[:-2]) & (logm[1:-1] >= logm[2:])
-        keep = interior & (m[1:-1] > max(self.floor, m.max() * 10 ** (-PEAK_FLOOR_DB / 20)))
+        keep = local_maxima(logm) & (m[1:-1] > max(self.floor, m.max() * 10 ** (-PEAK_FLOOR_DB / 20)))
         k = np.flatnonzero(keep) + 1
         a, b, c = logm[k - 1], logm[k], logm[k + 1]
-        denom = a - 2 * b + c
-        delta = np.where(np.abs(denom) > 1e-12, 0.5 * (a - c) / np.where(np.abs(denom) > 1e-12, denom, 1.0), 0.0)
-        delta = np.clip(delta, -0.5, 0.5)
+        delta = parabolic_offset(a, b, c)
         freq = self.config.fmin * 2.0 ** ((k + delta) / self.config.bins_per_octave)
         # The peak of a partial between two bins reads lower than its true height (parabola vertex).
         peak = np.exp(b - 0.25 * (a - c) * delta)

@@ -23,6 +23,10 @@ class SpectralConfig:
     # so silence maps to a finite, stable value and dynamics stay visible above it.
     log_floor: float = 1e-4
 
+    def bin_frequencies(self, n_bins: int) -> np.ndarray:
+        """Centre frequency (Hz) of each of the first ``n_bins`` constant-Q bins."""
+        return self.fmin * 2.0 ** (np.arange(n_bins) / self.bins_per_octave)
+
     def to_dict(self) -> dict:
         return asdict(self)
 

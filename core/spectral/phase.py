@@ -97,20 +97,30 @@ def phase_locked_init(magnitude: np.ndarray, transform: NSGTransform, threshold_
     return phase
 
 
+def local_maxima(logm: np.ndarray) -> np.ndarray:
+    """Where the interior bins (axis 0, without the first and last) are local maxima of the spectrum."""
+    return (logm[1:-1] > logm[:-2]) & (logm[1:-1] >= logm[2:])
+
+
+def parabolic_offset(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Fractional bin offset (-0.5..0.5) of the vertex of the parabola through log-magnitudes a, b, c
+    at bins -1, 0, +1: a partial's position between bins."""
+    denom = a - 2 * b + c
+    safe = np.abs(denom) > 1e-12
+    return np.clip(np.where(safe, 0.5 * (a - c) / np.where(safe, denom, 1.0), 0.0), -0.5, 0.5)
+
+
 def _partial_positions(bins: np.ndarray, threshold_db: float) -> np.ndarray:
     """For each bin of each frame, the fractional bin position of the spectral peak it belongs to."""
     logm = np.log(bins + 1e-9)
     n_bins, frames = bins.shape
     # Peaks: local maxima within threshold_db of the frame's maximum.
-    interior = (logm[1:-1] > logm[:-2]) & (logm[1:-1] >= logm[2:])
     floor = logm.max(axis=0, keepdims=True) - threshold_db / 20 * np.log(10)
     is_peak = np.zeros_like(logm, dtype=bool)
-    is_peak[1:-1] = interior & (logm[1:-1] > floor)
-    a, b, c = logm[:-2], logm[1:-1], logm[2:]
-    denom = a - 2 * b + c
+    is_peak[1:-1] = local_maxima(logm) & (logm[1:-1] > floor)
     offset = np.zeros_like(logm)
-    offset[1:-1] = np.where(np.abs(denom) > 1e-12, 0.5 * (a - c) / np.where(np.abs(denom) > 1e-12, denom, 1), 0.0)
-    position = np.arange(n_bins)[:, None] + np.clip(offset, -0.5, 0.5)
+    offset[1:-1] = parabolic_offset(logm[:-2], logm[1:-1], logm[2:])
+    position = np.arange(n_bins)[:, None] + offset
     # Each bin takes the nearest peak's fractional position (frames without peaks: the bin's own),
     # found for all frames at once by carrying peak indices up and down the bin axis.
     k = np.arange(n_bins)[:, None]
