@@ -45,6 +45,7 @@ MIDI_SUFFIXES = {".mid", ".midi"}
 MODEL_SUFFIXES = {".safetensors"}
 TRAJECTORY_SUFFIXES = {".json"}
 CURSOR_GLIDE = 0.03  # seconds
+TRAJECTORY_RELEASE = 0.08  # seconds of fade after a trajectory played live
 NOTE_SECONDS = 0.8
 AUTOSAVE_DELAY_MS = 1500
 TARGET_SAMPLES = 300
@@ -79,7 +80,9 @@ class MainWindow(QMainWindow):
         self.stream_factory = stream_factory
         self.engine: Optional[LiveEngine] = None
         self.midi_in: Optional[MidiNotes] = None
-        self.mod_origin: Optional[np.ndarray] = None
+        self.mod_origin: Optional[np.ndarray] = None  # the last picked label set's latent
+        self.mod_direction: Optional[np.ndarray] = None  # where the mod wheel leads from there
+        self._restored = False  # the autosaved trajectory is offered once, at the first model
         self.no_audio_device = False  # no PortAudio or no output device at start: do not try at every click
         if stream_factory is None:
             try:
@@ -296,6 +299,7 @@ class MainWindow(QMainWindow):
 
     def _start_engine(self, session: ModelSession) -> None:
         """One live engine per current model: it decodes with that model."""
+        port = self.midi_in.port_name if self.midi_in is not None else None
         self._stop_engine()
         if self.no_audio_device:
             return
@@ -309,17 +313,14 @@ class MainWindow(QMainWindow):
             return
         self.engine = engine
         self.audio_notice = ""
-        if self.midi_in is not None:
-            port = self.midi_in.port_name
-            self.midi_in.close()
-            self.midi_in = None
-            if port:
-                self.open_midi_port(port)
+        if port:  # the keyboard keeps playing, now into this engine
+            self.open_midi_port(port)
         self._show_audio_state()
 
     def _stop_engine(self) -> None:
         if self.midi_in is not None:
             self.midi_in.close()
+            self.midi_in = None
         engine, self.engine = self.engine, None
         if engine is not None:
             engine.stop()
@@ -354,6 +355,8 @@ class MainWindow(QMainWindow):
         except MidiUnavailable as exc:
             self.notify(str(exc))
             return
+        if self.mod_direction is not None:
+            notes.mod_direction = self.mod_direction
         self.midi_in = notes
         self.midi_input.status.setText(f"playing {notes.instrument.replace('_', ' ')} from {name}")
 
@@ -381,10 +384,9 @@ class MainWindow(QMainWindow):
         if self.cursor_latent is None or self.mod_origin is None:
             self.notify("Pick a note first, then move the cursor where the mod wheel should lead.", error=False)
             return
-        direction = self.cursor_latent - self.mod_origin
+        self.mod_direction = self.cursor_latent - self.mod_origin
         if self.midi_in is not None:
-            self.midi_in.mod_direction = direction
-        self._mod_direction = direction
+            self.midi_in.mod_direction = self.mod_direction
         self.notify("The mod wheel now moves from the picked note towards this point.", error=False)
 
     def _audio_device(self) -> Optional[int]:
@@ -572,7 +574,7 @@ class MainWindow(QMainWindow):
             self.notify("This model's latent space has another size: the trajectory was set aside "
                         f"(it stays in {self.autosave_path()}).", error=False)
             return
-        if not doc.keyframes and self.autosave_path().exists() and not getattr(self, "_restored", False):
+        if not doc.keyframes and self.autosave_path().exists() and not self._restored:
             self._restored = True
             try:
                 restored = Trajectory.load(self.autosave_path(), session.config.latent_dim)
@@ -604,8 +606,7 @@ class MainWindow(QMainWindow):
             return
         times, latents = doc.timeline()
         self.engine.stop_clip()
-        self.engine.play_path(times, latents, doc.interpolation)
-        self.engine.release_after(times[-1])
+        self.engine.play_path(times, latents, doc.interpolation, release_glide=TRAJECTORY_RELEASE)
 
     def export_trajectory(self, path: Path, bit_depth: str = "16", out_rate: int = 22050) -> Job:
         doc = self.editor.current()

@@ -16,7 +16,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ..paths import MODES
+from ..paths import MODES, interpolate, slerp
 from .output import AudioUnavailable, _sounddevice
 from .synth import PartialSynth
 
@@ -39,18 +39,6 @@ def _ease(w: float, mode: str) -> float:
     if mode == "cubic":  # zero slope at both ends: the glide leaves and lands smoothly
         return w * w * (3.0 - 2.0 * w)
     return w
-
-
-def _slerp(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
-    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
-    if na < 1e-9 or nb < 1e-9:
-        return a + (b - a) * w
-    cos = float(np.clip(a @ b / (na * nb), -1.0, 1.0))
-    omega = np.arccos(cos)
-    if np.sin(omega) < 1e-6:
-        return a + (b - a) * w
-    direction = (np.sin((1 - w) * omega) * a / na + np.sin(w * omega) * b / nb) / np.sin(omega)
-    return direction * ((1 - w) * na + w * nb)
 
 
 class LiveEngine:
@@ -84,7 +72,7 @@ class LiveEngine:
         self._control = (0, silence, 0.0, settings.interpolation)
         self._modulation = (np.zeros_like(silence), 0.0)  # (direction, amount): the mod wheel
         self._clip = (None, 0)  # rendered audio mixed in (MIDI renders, trajectories), and its position
-        self._path = None  # (start sample, times, latents, mode): a trajectory played live
+        self._path = None  # (start sample, times, latents, mode, release glide): a trajectory played live
         self._current = silence.copy()
         self._glide_from, self._glide_done, self._glide_total, self._generation = silence.copy(), 0, 1, 0
         self._mode = settings.interpolation
@@ -93,7 +81,10 @@ class LiveEngine:
         self._stream = None
         self._thread: Optional[threading.Thread] = None
         self._running = False
-        self.started = False
+
+    @property
+    def started(self) -> bool:
+        return self._running
 
     # == controls (any thread) ========================================================================
     def set_target(self, latent: np.ndarray, glide: Optional[float] = None, interpolation: Optional[str] = None) -> int:
@@ -110,20 +101,16 @@ class LiveEngine:
         """Back to silence (a note-off)."""
         return self.set_target(self.silence, glide, "linear")
 
-    def release_after(self, seconds: float, glide: float = 0.08) -> None:
-        """Fade to silence once the trajectory now playing has run ``seconds``."""
-        path = self._path
-        if path is not None:
-            self._path = (path[0], path[1], path[2], path[3], glide)
-
     def set_modulation(self, direction: np.ndarray, amount: float) -> None:
         """Offset the sound along ``direction`` (a latent vector) by ``amount`` (0..1): the mod wheel."""
         self._modulation = (np.asarray(direction, dtype=np.float64), float(amount))
 
-    def play_path(self, times: np.ndarray, latents: np.ndarray, interpolation: str) -> int:
-        """Follow a trajectory in real time, starting now."""
+    def play_path(self, times: np.ndarray, latents: np.ndarray, interpolation: str,
+                  release_glide: Optional[float] = None) -> int:
+        """Follow a trajectory in real time, starting now; with ``release_glide``, fade to silence
+        over that many seconds once it has been played."""
         generation = self.set_target(latents[0], 0.0, "none")
-        self._path = (self.write, np.asarray(times, float), np.asarray(latents, float), interpolation)
+        self._path = (self.write, np.asarray(times, float), np.asarray(latents, float), interpolation, release_glide)
         return generation
 
     def play_clip(self, audio: np.ndarray) -> None:
@@ -146,7 +133,6 @@ class LiveEngine:
         self._running = True
         self._thread = threading.Thread(target=self._produce, name="glissando-audio-producer", daemon=True)
         self._thread.start()
-        self.started = True
 
     def stop(self) -> None:
         self._running = False
@@ -154,7 +140,6 @@ class LiveEngine:
             self._thread.join(timeout=10.0)
             self._thread = None
         self._close_stream()
-        self.started = False
 
     def _open_stream(self) -> None:
         factory = self._factory or _sounddevice().OutputStream
@@ -237,15 +222,13 @@ class LiveEngine:
         generation, target, glide, mode = self._control
         path = self._path
         if path is not None and path[0] <= self.write:
-            from ..paths import interpolate
-
-            start, times, latents, path_mode = path[:4]
+            start, times, latents, path_mode, release_glide = path
             t = (self.write - start) / self.sample_rate
             if t > times[-1]:
                 self._path = None
                 self._current = latents[-1].copy()
-                if len(path) > 4:  # the trajectory asked to end in silence
-                    self.release(path[4])
+                if release_glide is not None:  # the trajectory asked to end in silence
+                    self.release(release_glide)
             else:
                 self._current = interpolate(times, latents, np.array([t]), path_mode)[0]
             return generation, self._current
@@ -259,7 +242,7 @@ class LiveEngine:
             self._glide_done += 1
             w = _ease(self._glide_done / self._glide_total, self._mode)
             if self._mode == "spherical":
-                self._current = _slerp(self._glide_from, target, w)
+                self._current = slerp(self._glide_from[None], target[None], np.array([[w]]))[0]
             else:
                 self._current = self._glide_from + (target - self._glide_from) * w
         return generation, self._current
