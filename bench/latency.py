@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from glissando.core.playback.engine import EngineSettings, LiveEngine
+from glissando.core.playback import EngineSettings, LiveEngine, PulledStream
 from glissando.core.session import ModelSession
 
 
@@ -58,31 +58,6 @@ class PacedDevice:
         pass
 
 
-class PulledDevice:
-    """A device the caller pulls from, as fast as the producer fills: for comparing sounds, not timing."""
-
-    def __init__(self, samplerate, channels, dtype, blocksize, device, callback, finished_callback):
-        self.block, self.callback = blocksize, callback
-
-    def start(self):
-        pass
-
-    def stop(self):
-        pass
-
-    def close(self):
-        pass
-
-    def pull(self, engine, samples):
-        out, got = np.zeros((self.block, 1), dtype=np.float32), []
-        while len(got) * self.block < samples:
-            while engine.write - engine.read < self.block:
-                time.sleep(0.0005)
-            self.callback(out, self.block, None, None)
-            got.append(out[:, 0].copy())
-        return np.concatenate(got)[:samples]
-
-
 HELD = [(60, "mf", "flute"), (45, "ff", "cello"), (72, "pp", "violin"), (55, "mf", "french_horn"), (67, "ff", "trumpet"),
         (50, "mf", "bassoon"), (64, "mf", "oboe"), (60, "mf", "piano"), (62, "mf", "clarinet"), (66, "mf", "alto_sax"),
         (50, "mf", "trombone")]
@@ -101,7 +76,7 @@ def live_vs_offline(session) -> list[float]:
     result = []
     for midi, dynamics, instrument in HELD:
         devices = []
-        engine = LiveEngine(session, EngineSettings(), stream_factory=lambda **kw: devices.append(PulledDevice(**kw)) or devices[-1])
+        engine = LiveEngine(session, EngineSettings(), stream_factory=lambda **kw: devices.append(PulledStream(**kw)) or devices[-1])
         engine.start()
         engine.set_target(session.label_latent(midi, dynamics, instrument))
         live = devices[0].pull(engine, 2 * session.spectral.sample_rate)

@@ -2,9 +2,10 @@
 navigator needs a GL context, which the offscreen platform does not give."""
 import os
 
-import numpy as np
 import pytest
 from PySide6.QtCore import QCoreApplication, Qt
+
+from glissando.core.playback import PulledStream
 
 # Each test opens its own window; shared GL contexts keep pyqtgraph's compiled shaders valid across them.
 QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
@@ -18,38 +19,14 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
-class FakeStream:
-    """Stands in for sounddevice.OutputStream: the test pulls blocks through the real callback."""
+class FakeStream(PulledStream):
+    """The window's output stream in tests: the test pulls what the sound card would receive."""
 
     instances: list = []
 
-    def __init__(self, samplerate, channels, dtype, blocksize, device, callback, finished_callback):
-        self.samplerate, self.blocksize, self.callback, self.finished = samplerate, blocksize, callback, finished_callback
-        self.started = self.closed = False
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
         FakeStream.instances.append(self)
-
-    def start(self):
-        self.started = True
-
-    def stop(self):
-        self.started = False
-
-    def close(self):
-        self.closed = True
-
-    def pull(self, engine, seconds: float) -> np.ndarray:
-        """What the sound card would receive, pulled no faster than the engine's producer fills it."""
-        import time
-
-        blocks = []
-        for _ in range(int(seconds * self.samplerate / self.blocksize)):
-            deadline = time.monotonic() + 2.0
-            while engine.write - engine.read < self.blocksize and time.monotonic() < deadline:
-                time.sleep(0.001)
-            out = np.zeros((self.blocksize, 1), dtype=np.float32)
-            self.callback(out, self.blocksize, None, None)
-            blocks.append(out[:, 0].copy())
-        return np.concatenate(blocks)
 
 
 @pytest.fixture

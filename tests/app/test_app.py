@@ -76,18 +76,18 @@ def test_picking_c4_mf_flute_places_the_cursor_and_sounds_c4(window, qtbot):
     audio, rate = sent.args[0]
     assert rate == SR and abs(yin_midi(audio, 0.1, 0.7) - 60) < 0.5
     assert window.bars.heights("pitch_class").argmax() == window.current.vocabulary["pitch_class"].index("C")
-    played = FakeStream.instances[-1].pull(window.engine, 0.8)  # what the sound card receives
+    played = FakeStream.instances[-1].pull(window.engine, int(0.8 * SR))  # what the sound card receives
     assert abs(yin_midi(played, 0.15, 0.6) - 60) < 0.5
 
 
 def test_moving_the_cursor_drives_the_live_sound(window, qtbot):
     stream = FakeStream.instances[-1]
     window.set_cursor(window.current.label_latent(67, "mf", "trumpet"))
-    assert abs(yin_midi(stream.pull(window.engine, 0.8), 0.3, 0.8) - 67) < 0.5
+    assert abs(yin_midi(stream.pull(window.engine, int(0.8 * SR)), 0.3, 0.8) - 67) < 0.5
     window.set_cursor(window.current.label_latent(60, "mf", "trumpet"))
-    assert abs(yin_midi(stream.pull(window.engine, 0.8), 0.3, 0.8) - 60) < 0.5
+    assert abs(yin_midi(stream.pull(window.engine, int(0.8 * SR)), 0.3, 0.8) - 60) < 0.5
     window.stop_sound()
-    assert np.abs(stream.pull(window.engine, 0.5)[-2000:]).max() < 1e-3
+    assert np.abs(stream.pull(window.engine, int(0.5 * SR))[-2000:]).max() < 1e-3
 
 
 def test_clicking_and_keys_move_the_cursor_and_update_the_views(window, qtbot):
@@ -163,9 +163,9 @@ def test_free_hand_path_becomes_keyframes_that_render(window, qtbot):
     assert len(doc.keyframes) == 12 and doc.duration == pytest.approx(1.15, abs=0.01)
     np.testing.assert_allclose(window.current.project_3d(np.stack([k.latent for k in doc.keyframes])), points, atol=1e-3)
     stream = FakeStream.instances[-1]
-    stream.pull(window.engine, 0.3)
+    stream.pull(window.engine, int(0.3 * SR))
     window.play_trajectory()  # live: the engine follows the path in real time
-    played = stream.pull(window.engine, doc.duration + 0.4)
+    played = stream.pull(window.engine, int((doc.duration + 0.4) * SR))
     level = np.sqrt(np.convolve(played ** 2, np.ones(2205) / 2205, mode="valid"))
     assert level[: int(0.8 * SR)].min() > 1e-3  # it sounds along the path...
     assert level[-1] < 1e-3  # ...and falls silent once the path has been played

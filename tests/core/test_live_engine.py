@@ -1,4 +1,4 @@
-"""The real-time engine and live MIDI, with a fake output stream pulled by the test."""
+"""The real-time engine and live MIDI, with an output stream the test pulls from."""
 import time
 import tracemalloc
 
@@ -6,7 +6,7 @@ import mido
 import numpy as np
 import pytest
 
-from glissando.core.playback import EngineSettings, LiveEngine, MidiNotes
+from glissando.core.playback import EngineSettings, LiveEngine, MidiNotes, PulledStream
 from glissando.core.session import ModelSession
 
 SR = 22050
@@ -17,36 +17,10 @@ def session():
     return ModelSession(device="cpu")
 
 
-class FakeStream:
-    def __init__(self, samplerate, channels, dtype, blocksize, device, callback, finished_callback):
-        self.block, self.callback, self.finished = blocksize, callback, finished_callback
-        self.out = np.zeros((blocksize, 1), dtype=np.float32)
-
-    def start(self):
-        pass
-
-    def stop(self):
-        pass
-
-    def close(self):
-        pass
-
-    def pull(self, engine, blocks):
-        """Pull blocks no faster than the producer fills them (a real device keeps real time)."""
-        got = []
-        for _ in range(blocks):
-            deadline = time.monotonic() + 2.0
-            while engine.write - engine.read < self.block and time.monotonic() < deadline:
-                time.sleep(0.001)
-            self.callback(self.out, self.block, None, None)
-            got.append(self.out[:, 0].copy())
-        return np.concatenate(got)
-
-
 @pytest.fixture
 def live(session):
     streams, notices = [], []
-    engine = LiveEngine(session, EngineSettings(), stream_factory=lambda **kw: streams.append(FakeStream(**kw)) or streams[-1],
+    engine = LiveEngine(session, EngineSettings(), stream_factory=lambda **kw: streams.append(PulledStream(**kw)) or streams[-1],
                         on_notice=notices.append)
     engine.start()
     yield engine, streams, notices
@@ -64,7 +38,7 @@ def yin_midi(audio):
 def test_a_held_note_sounds_at_its_labelled_pitch(live, session, midi, instrument):
     engine, streams, _ = live
     engine.set_target(session.label_latent(midi, "mf", instrument))
-    audio = streams[0].pull(engine, int(1.2 * SR / 256))[int(0.2 * SR):]
+    audio = streams[0].pull(engine, int(1.2 * SR))[int(0.2 * SR):]
     assert abs(yin_midi(audio) - midi) < 0.5
     assert np.sqrt(np.mean(audio ** 2)) > 1e-3
 
@@ -72,11 +46,11 @@ def test_a_held_note_sounds_at_its_labelled_pitch(live, session, midi, instrumen
 def test_a_control_is_heard_within_the_latency_budget(live, session):
     engine, streams, _ = live
     engine.set_target(session.label_latent(60, "mf", "flute"))
-    streams[0].pull(engine, 40)
+    streams[0].pull(engine, 40 * 256)
     generation = engine.set_target(session.label_latent(72, "ff", "violin"))
     old_samples = 0
     while True:
-        streams[0].pull(engine, 1)
+        streams[0].pull(engine, 256)
         if engine.playing_generation >= generation:
             break
         old_samples += 256
@@ -88,7 +62,7 @@ def test_a_control_is_heard_within_the_latency_budget(live, session):
 def test_the_callback_allocates_no_buffers(live, session):
     engine, streams, _ = live
     engine.set_target(session.label_latent(64, "mf", "oboe"))
-    streams[0].pull(engine, 20)
+    streams[0].pull(engine, 20 * 256)
     engine.stop()  # the producer's own allocations must not count: measure the callback alone
     out = np.zeros((256, 1), dtype=np.float32)
     for _ in range(10):
@@ -108,14 +82,14 @@ def test_the_callback_allocates_no_buffers(live, session):
 def test_an_unplugged_device_is_reported_and_playback_recovers(live, session):
     engine, streams, notices = live
     engine.set_target(session.label_latent(62, "mf", "clarinet"))
-    streams[0].pull(engine, 10)
+    streams[0].pull(engine, 10 * 256)
     streams[0].finished()  # PortAudio ended the stream: the device went away
     assert any("lost" in n for n in notices)
     deadline = time.monotonic() + 5
     while len(streams) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(streams) == 2 and any("back" in n for n in notices)
-    audio = streams[1].pull(engine, int(0.8 * SR / 256))[int(0.2 * SR):]
+    audio = streams[1].pull(engine, int(0.8 * SR))[int(0.2 * SR):]
     assert abs(yin_midi(audio) - 62) < 0.5
 
 
@@ -149,6 +123,6 @@ def test_a_flood_of_midi_events_keeps_the_newest_and_audio_flowing(live, session
         notes.handle(mido.Message("note_off", note=note))
     notes.handle(mido.Message("note_on", note=67, velocity=80))
     assert time.perf_counter() - start < 1.0  # a second's worth of a flood is handled well within a second
-    audio = streams[0].pull(engine, int(1.0 * SR / 256))[int(0.3 * SR):]
+    audio = streams[0].pull(engine, int(1.0 * SR))[int(0.3 * SR):]
     assert abs(yin_midi(audio) - 67) < 0.5
     assert engine.underruns == 0
