@@ -17,11 +17,17 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..paths import MODES, interpolate, slerp
+from .loops import LoopCache
 from .output import AudioUnavailable, _sounddevice
 from .synth import PartialSynth
 
 
 SWITCH_INTERVAL = 0.0001  # seconds
+# A held sound moves to its loop (loops.py) once the sounding latent has not changed for this many
+# hops (35 ms at 256 samples): a cursor being dragged never asks for one.
+STEADY_HOPS = 3
+LOOP_FADE_OUT_HOPS = 3  # back to the synth within 35 ms of a move: the move is heard at once
+HISTORY = 2048  # samples of the synth's output kept to line the loop up with it (a 30 Hz period and more)
 
 
 @dataclass
@@ -31,6 +37,8 @@ class EngineSettings:
     glide: float = 0.06  # seconds to move between targets (none: jump)
     interpolation: str = "linear"
     capacity: int = 1 << 14  # ring size in samples (a power of two, a multiple of the block)
+    held_loops: bool = True  # held sounds move from the streaming synth to their reconstructed loop
+    loop_fade: float = 0.1  # seconds of cross-fade into a loop
 
 
 def _ease(w: float, mode: str) -> float:
@@ -78,6 +86,17 @@ class LiveEngine:
         self._mode = settings.interpolation
         self._mags_for = None
         self._mags = None
+        self.loops = LoopCache(session.spectral) if settings.held_loops else None
+        self._steady = 0  # hops the sounding latent has stayed exactly the same
+        self._control_age = 0  # hops since the newest control arrived
+        self._latent_key = b""
+        self._loop: Optional[tuple[bytes, np.ndarray]] = None  # the loop playing or fading
+        self._loop_pos = 0
+        self._loop_level = 0.0  # 0: the synth alone .. 1: the loop alone
+        self._loop_step = 0.0  # level change per hop: > 0 fading in, < 0 fading out
+        self._loop_corr = 0.0
+        self._history = np.zeros(HISTORY, dtype=np.float32)
+        self._ramp = np.arange(1, self.block + 1, dtype=np.float32) / self.block
         self._stream = None
         self._thread: Optional[threading.Thread] = None
         self._running = False
@@ -85,6 +104,11 @@ class LiveEngine:
     @property
     def started(self) -> bool:
         return self._running
+
+    @property
+    def loop_level(self) -> float:
+        """0 while the streaming synth alone sounds, 1 once a held sound plays from its loop."""
+        return self._loop_level
 
     # == controls (any thread) ========================================================================
     def set_target(self, latent: np.ndarray, glide: Optional[float] = None, interpolation: Optional[str] = None) -> int:
@@ -130,6 +154,8 @@ class LiveEngine:
         gc.collect()
         gc.freeze()
         self._open_stream()
+        if self.loops is not None:
+            self.loops.start()
         self._running = True
         self._thread = threading.Thread(target=self._produce, name="glissando-audio-producer", daemon=True)
         self._thread.start()
@@ -139,6 +165,8 @@ class LiveEngine:
         if self._thread is not None:
             self._thread.join(timeout=10.0)
             self._thread = None
+        if self.loops is not None:
+            self.loops.stop()
         self._close_stream()
 
     def _open_stream(self) -> None:
@@ -231,17 +259,24 @@ class LiveEngine:
                     self.release(release_glide)
             else:
                 self._current = interpolate(times, latents, np.array([t]), path_mode)[0]
+            # The path's own control is used up: once it ends, the sound stays where the path did.
+            self._generation, self._glide_done, self._glide_total = generation, 1, 1
             return generation, self._current
         if generation != self._generation:  # a new control: glide from wherever the sound is now
             self._generation = generation
+            self._control_age = 0
             self._glide_from = self._current.copy()
             self._glide_total = max(1, int(round(glide * self.sample_rate / self.block))) if mode != "none" else 1
             self._glide_done = 0
             self._mode = mode
+        else:
+            self._control_age += 1
         if self._glide_done < self._glide_total:
             self._glide_done += 1
             w = _ease(self._glide_done / self._glide_total, self._mode)
-            if self._mode == "spherical":
+            if w >= 1.0:  # land exactly on the target: a held sound is known by its latent's bytes
+                self._current = target.copy()
+            elif self._mode == "spherical":
                 self._current = slerp(self._glide_from[None], target[None], np.array([[w]]))[0]
             else:
                 self._current = self._glide_from + (target - self._glide_from) * w
@@ -255,7 +290,15 @@ class LiveEngine:
         if self._mags_for is None or not np.array_equal(latent, self._mags_for):
             self._mags = self._decode(latent)
             self._mags_for = latent.copy()
+            self._latent_key = latent.tobytes()
+            self._steady = 0
+        else:
+            self._steady += 1
         hop = self.synth.next_hop(self._mags)
+        self._history[: -self.block] = self._history[self.block :]
+        self._history[-self.block :] = hop
+        if self.loops is not None:
+            hop = self._with_held_loop(hop)
         clip, position = self._clip
         if clip is not None and position < len(clip):
             part = clip[position : position + self.block]
@@ -265,3 +308,61 @@ class LiveEngine:
         self.ring[start : start + self.block] = hop
         self.ring_generation[start // self.block] = generation
         self.write += self.block
+
+    # == held sounds: from the synth to their loop and back ===========================================
+    def _audible(self, mags: np.ndarray) -> bool:
+        return float(mags.max()) > self.synth.floor
+
+    def _with_held_loop(self, hop: np.ndarray) -> np.ndarray:
+        key = self._latent_key
+        if self._path is None and self._control_age == STEADY_HOPS:
+            # A control that has stayed 35 ms is likely to be held: start its loop during the glide.
+            _, target, _, _ = self._control
+            direction, amount = self._modulation
+            goal = target + direction * amount if amount else target
+            mags = self._decode(goal)
+            if self._audible(mags):
+                self.loops.request(goal.tobytes(), mags)
+        if self._loop is not None and self._loop[0] != key and self._loop_step >= 0:
+            self._loop_step = -1.0 / LOOP_FADE_OUT_HOPS  # the sound moved: back to the synth
+            self._loop_corr = 0.0
+        if self._loop is None and self._steady >= STEADY_HOPS and self._audible(self._mags):
+            loop = self.loops.get(key)
+            if loop is None:
+                self.loops.request(key, self._mags)
+            else:
+                self._enter_loop(key, loop)
+        if self._loop is None:
+            return hop
+        loop = self._loop[1]
+        index = np.arange(self._loop_pos, self._loop_pos + self.block) % len(loop)
+        self._loop_pos = int(index[-1] + 1) % len(loop)
+        level = min(1.0, max(0.0, self._loop_level + self._loop_step))
+        if level == self._loop_level:
+            mixed = loop[index] if level == 1.0 else hop
+        else:
+            w = self._loop_level + (level - self._loop_level) * self._ramp
+            r = self._loop_corr
+            # Keeps the power constant whatever the two signals' correlation r: 1/sqrt(w^2+(1-w)^2+2rw(1-w)).
+            gain = 1.0 / np.sqrt(w * w + (1 - w) ** 2 + 2 * r * w * (1 - w))
+            mixed = (gain * ((1 - w) * hop + w * loop[index])).astype(np.float32)
+        self._loop_level = level
+        if level == 0.0 and self._loop_step < 0:
+            self._loop, self._loop_step = None, 0.0
+        elif level == 1.0:
+            self._loop_step = 0.0
+        return mixed
+
+    def _enter_loop(self, key: bytes, loop: np.ndarray) -> None:
+        """Start the loop where it best continues what the synth just played (the circular
+        cross-correlation's peak), so that the partials the two share stay in phase across the fade."""
+        n = len(loop)
+        correlation = np.fft.irfft(np.fft.rfft(loop) * np.conj(np.fft.rfft(self._history, n)), n)
+        offset = int(np.argmax(correlation))
+        matched = loop[np.arange(offset, offset + HISTORY) % n]
+        norm = float(np.linalg.norm(matched) * np.linalg.norm(self._history))
+        self._loop_corr = min(1.0, max(0.0, float(correlation[offset]) / norm)) if norm > 0 else 0.0
+        self._loop = (key, loop)
+        self._loop_pos = (offset + HISTORY) % n
+        self._loop_level = 0.0
+        self._loop_step = self.block / (self.settings.loop_fade * self.sample_rate)

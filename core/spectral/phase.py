@@ -10,7 +10,14 @@ from typing import Optional
 import numpy as np
 
 from ..jobs import CancelFn, ProgressFn, check_cancel
-from .nsgt_frames import NSGTransform
+from .nsgt_frames import NSGTransform, SpectralConfig
+
+# Median spectral convergence of a steady loop to its frame over 11 held instruments, one torch thread,
+# 32768 samples: 20 iterations 0.044 (0.10 s), 40 about 0.03 (0.2 s), 60 0.022 (0.29 s). Random starting
+# phases beat phase-locked ones here (0.039 after 60): phase-locked partials do not fit a whole number
+# of periods into the loop, and Griffin-Lim does not leave that start.
+LOOP_ITERATIONS = 40
+LOOP_MOMENTUM = 0.99
 
 
 def spectral_convergence(target_magnitude: np.ndarray, coefficients: np.ndarray) -> float:
@@ -46,6 +53,33 @@ def griffin_lim(
             progress(i + 1, n_iter, "Griffin-Lim")
     audio = transform.backward(magnitude * np.exp(1j * np.angle(coefficients)))
     return audio, spectral_convergence(magnitude, transform.forward(audio))
+
+
+def steady_loop(magnitudes: np.ndarray, config: SpectralConfig, length: int,
+                iterations: int = LOOP_ITERATIONS, seed: int = 0) -> np.ndarray:
+    """A periodic signal of ``length`` samples whose constant-Q magnitudes are ``magnitudes``
+    (n_bins,) in every frame; played end to start, it has no seam. float32.
+
+    The transform sees its signal as circular, so audio consistent with it is periodic: a held note
+    needs no cross-fade between repeats. Deterministic: the same frame gives the same loop."""
+    import torch
+
+    from .torch_nsgt import TorchNSGT
+
+    transform = NSGTransform.for_length(length, config)
+    tn = TorchNSGT.for_transform(transform)
+    mag = torch.zeros((1, transform.n_rows, transform.n_frames), dtype=tn.dtype)
+    mag[0, 1:-1] = torch.from_numpy(np.asarray(magnitudes, dtype=np.float32))[:, None]
+    generator = torch.Generator().manual_seed(seed)
+    phase = 2 * np.pi * torch.rand(mag.shape, generator=generator, dtype=tn.dtype)
+    coeffs = torch.polar(mag, phase)
+    previous = coeffs
+    for _ in range(iterations):
+        consistent = tn.forward(tn.backward(coeffs)).sgn_().mul_(mag)
+        coeffs = previous.lerp_(consistent, 1 + LOOP_MOMENTUM)  # fast Griffin-Lim
+        previous = consistent
+    coeffs.sgn_().mul_(mag)
+    return tn.backward(coeffs)[0].numpy().astype(np.float32)
 
 
 def _band_demodulation_hz(transform: NSGTransform) -> np.ndarray:

@@ -71,3 +71,19 @@ def test_griffin_lim_reference_converges_on_a_rendered_note(renderer):
     assert sc_fast < sc_ref  # the faster option converges further in the same iterations
     random_phase = target * np.exp(2j * np.pi * np.random.default_rng(0).random(target.shape))
     assert spectral_convergence(target, t.forward(t.backward(random_phase))) > sc_ref
+
+
+def test_a_steady_loop_matches_its_frame_and_repeats_without_a_click():
+    from glissando.core.session import ModelSession
+    from glissando.core.spectral.phase import steady_loop
+
+    session = ModelSession(device="cpu")
+    frame = session.decode_magnitudes(session.label_latent(60, "mf", "flute")[None])[0]
+    length = 32768
+    loop = steady_loop(frame, session.spectral, length)
+    transform = NSGTransform.for_length(length)
+    heard = np.abs(transform.forward(loop)[1:-1])
+    assert np.linalg.norm(heard - frame[:, None]) / np.linalg.norm(np.broadcast_to(frame[:, None], heard.shape)) < 0.06
+    # Played end to start, the step across the seam is no larger than the steps inside the loop.
+    assert abs(float(loop[0]) - float(loop[-1])) <= np.abs(np.diff(loop)).max()
+    assert np.array_equal(loop, steady_loop(frame, session.spectral, length))  # the same frame, the same loop
