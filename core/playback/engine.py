@@ -65,8 +65,13 @@ class LiveEngine:
         self._factory = stream_factory
         if settings.capacity % self.block or settings.capacity & (settings.capacity - 1):
             raise ValueError("the ring capacity must be a power of two and a multiple of the block")
+        # The ring holds audio at the device's rate: the model's, unless the device refuses it (then
+        # the producer resamples, see _open_stream). One control generation per device block.
+        self.device_rate = self.sample_rate
+        self.device_block = self.block
+        self._resampler = None
         self.ring = np.zeros(settings.capacity, dtype=np.float32)
-        self.ring_generation = np.zeros(settings.capacity // self.block, dtype=np.int64)
+        self.ring_generation = np.zeros(settings.capacity // 64, dtype=np.int64)
         self.mask = settings.capacity - 1
         self.read = 0  # advanced only by the callback
         self.write = 0  # advanced only by the producer
@@ -168,18 +173,60 @@ class LiveEngine:
         if self.loops is not None:
             self.loops.stop()
         self._close_stream()
+        # A later start opens the device afresh, at whatever rate it then takes.
+        self._resampler, self.device_rate, self.device_block = None, self.sample_rate, self.block
 
     def _open_stream(self) -> None:
+        """Open at the model's rate; a device that refuses it (raw ALSA hardware, WASAPI in shared
+        mode) is opened at its own rate, and the producer resamples."""
         factory = self._factory or _sounddevice().OutputStream
-        try:
-            stream = factory(samplerate=self.sample_rate, channels=1, dtype="float32", blocksize=self.block,
-                             device=self.device, callback=self._callback, finished_callback=self._finished)
-            stream.start()
-        except AudioUnavailable:
-            raise
-        except Exception as exc:
-            raise AudioUnavailable(f"playback is off: the audio device cannot be opened ({exc})") from None
-        self._stream = stream
+        failure = None
+        for rate in self._rates_to_try():
+            block = self.block if rate == self.sample_rate else int(round(self.block * rate / self.sample_rate))
+            try:
+                stream = factory(samplerate=rate, channels=1, dtype="float32", blocksize=block,
+                                 device=self.device, callback=self._callback, finished_callback=self._finished)
+            except AudioUnavailable:
+                raise
+            except Exception as exc:
+                failure = failure or exc
+                continue
+            self._use_rate(rate, block)
+            try:
+                stream.start()
+            except Exception as exc:
+                failure = failure or exc
+                continue
+            self._stream = stream
+            return
+        raise AudioUnavailable(f"playback is off: the audio device cannot be opened ({failure})")
+
+    def _rates_to_try(self) -> list[int]:
+        rates = [self.sample_rate]
+        if self._factory is None:
+            try:
+                rates.append(int(_sounddevice().query_devices(self.device, "output")["default_samplerate"]))
+            except Exception:
+                pass  # no such device, or no PortAudio: the common rates below are tried
+        return list(dict.fromkeys(rates + [48000, 44100]))
+
+    def _use_rate(self, rate: int, block: int) -> None:
+        if rate == self.device_rate:
+            return
+        resampler = None
+        if rate != self.sample_rate:
+            try:
+                import soxr
+            except ImportError:
+                raise AudioUnavailable(f"playback is off: the audio device plays only at {rate} Hz, and resampling "
+                                       f"needs the soxr package (pip install soxr)") from None
+            # 'LQ': flat to 8 kHz (-3.5 dB at 9 kHz) and it returns samples for every hop at once; the
+            # better recipes hold back three hops (35 ms), more than the whole latency budget.
+            resampler = soxr.ResampleStream(self.sample_rate, rate, 1, dtype="float32", quality="LQ")
+            self.on_notice(f"the audio device plays at {rate} Hz, not the model's {self.sample_rate} Hz: resampling")
+        # No callback runs now (no stream is started): what is queued at the old rate is dropped.
+        self.read = self.write
+        self._resampler, self.device_rate, self.device_block = resampler, rate, block
 
     def _close_stream(self) -> None:
         stream, self._stream = self._stream, None
@@ -223,7 +270,7 @@ class LiveEngine:
             outdata[n:, 0] = 0.0
             self.underruns += 1
         if n:
-            self.playing_generation = self.ring_generation[(start // self.block) % len(self.ring_generation)]
+            self.playing_generation = self.ring_generation[(r // self.device_block) % len(self.ring_generation)]
         self.read = r + n
 
     # == the producer thread ==========================================================================
@@ -234,14 +281,16 @@ class LiveEngine:
         # 0 at 0.1 ms (Python's default is 5 ms).
         if sys.getswitchinterval() > SWITCH_INTERVAL:
             sys.setswitchinterval(SWITCH_INTERVAL)
-        ahead = self.settings.latency_blocks * self.block
         period = self.block / self.sample_rate
         while self._running:
             if self._stream is None:
                 self._recover()
                 time.sleep(0.2)
                 continue
-            if self.write - self.read >= ahead:
+            # Half a block short of the target, not a whole one: a resampled hop is not exactly a device
+            # block (557.3 samples at 48 kHz), and topping up at a full target would let the queue, and
+            # the latency, reach a third block. At the model's rate the two rules keep the same queue.
+            if self.write - self.read >= (self.settings.latency_blocks * self.device_block) - self.device_block // 2:
                 time.sleep(period / 8)
                 continue
             self._write_hop()
@@ -304,10 +353,22 @@ class LiveEngine:
             part = clip[position : position + self.block]
             hop[: len(part)] += part
             self._clip = (clip, position + self.block) if self._clip[0] is clip else self._clip
+        if self._resampler is not None:
+            hop = self._resampler.resample_chunk(hop)
+        self._write_ring(hop, generation)
+
+    def _write_ring(self, samples: np.ndarray, generation: int) -> None:
+        n = len(samples)
+        if not n:
+            return
         start = self.write & self.mask
-        self.ring[start : start + self.block] = hop
-        self.ring_generation[start // self.block] = generation
-        self.write += self.block
+        first = min(n, len(self.ring) - start)
+        self.ring[start : start + first] = samples[:first]
+        self.ring[: n - first] = samples[first:]
+        marks = self.ring_generation
+        for index in range(self.write // self.device_block, (self.write + n - 1) // self.device_block + 1):
+            marks[index % len(marks)] = generation
+        self.write += n
 
     # == held sounds: from the synth to their loop and back ===========================================
     def _audible(self, mags: np.ndarray) -> bool:

@@ -77,6 +77,43 @@ def test_a_held_note_settles_into_its_loop_and_sounds_like_its_export(live, sess
     assert abs(yin_midi(streams[0].pull(engine, int(0.3 * SR))) - 62) < 0.5
 
 
+def test_a_device_that_refuses_the_models_rate_plays_resampled_at_its_own(session):
+    streams, notices = [], []
+
+    def only_48k(**kw):
+        if kw["samplerate"] != 48000:
+            raise RuntimeError("Invalid sample rate [PaErrorCode -9997]")
+        streams.append(PulledStream(**kw))
+        return streams[-1]
+
+    engine = LiveEngine(session, EngineSettings(), stream_factory=only_48k, on_notice=notices.append)
+    engine.start()
+    try:
+        assert streams[0].samplerate == 48000 and any("48000 Hz" in n for n in notices)
+        engine.set_target(session.label_latent(67, "mf", "trumpet"))
+        audio = streams[0].pull(engine, 48000)[9600:].astype(np.float64)
+        import librosa
+
+        f0 = librosa.yin(audio, fmin=60, fmax=2000, sr=48000, frame_length=4096)
+        assert abs(float(np.median(librosa.hz_to_midi(f0))) - 67) < 0.5
+        generation = engine.set_target(session.label_latent(60, "mf", "flute"))
+        queued = 0
+        while engine.playing_generation < generation:
+            streams[0].pull(engine, streams[0].block)
+            queued += streams[0].block
+        assert queued / 48000 * 1000 <= 30.0 and engine.underruns == 0
+    finally:
+        engine.stop()
+
+
+def test_a_trajectory_played_live_stays_on_its_last_target(live, session):
+    engine, streams, _ = live
+    a, b = session.label_latent(60, "mf", "flute"), session.label_latent(67, "mf", "flute")
+    engine.play_path(np.array([0.0, 0.3]), np.stack([a, b]), "linear")
+    audio = streams[0].pull(engine, int(1.0 * SR))
+    assert abs(yin_midi(audio[int(0.5 * SR):]) - 67) < 0.5  # it used to jump back to the first target
+
+
 def test_a_control_is_heard_within_the_latency_budget(live, session):
     engine, streams, _ = live
     engine.set_target(session.label_latent(60, "mf", "flute"))
