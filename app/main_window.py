@@ -286,8 +286,12 @@ class MainWindow(QMainWindow):
 
     def _show_audio_state(self) -> None:
         if self.engine is not None and self.engine.started:
-            self.audio_label.setText(f"Playback: on · {self.engine.underruns} underruns")
-            self.audio_label.setToolTip("Live audio: the cursor, picks, trajectories and MIDI input sound at once")
+            engine = self.engine
+            rate = "" if engine.device_rate == engine.sample_rate else f" · resampled to {engine.device_rate} Hz"
+            held = " · held: loop" if engine.loop_level >= 1.0 else ""
+            self.audio_label.setText(f"Playback: on · {engine.underruns} underruns{rate}{held}")
+            self.audio_label.setToolTip("Live audio: the cursor, picks, trajectories and MIDI input sound at once.\n"
+                                        "held: loop: the held sound plays from the reconstruction an export uses")
         elif self.audio_notice:
             self.audio_label.setText("Playback: off")
             self.audio_label.setToolTip(self.audio_notice + "\nRendering and exports still work.")
@@ -303,8 +307,11 @@ class MainWindow(QMainWindow):
         self._stop_engine()
         if self.no_audio_device:
             return
-        engine = LiveEngine(session, EngineSettings(interpolation=self.settings.get("render/interpolation")),
-                            stream_factory=self.stream_factory, device=self._audio_device(), on_notice=self.engineNotice.emit)
+        engine_settings = EngineSettings(block=self.settings.get("audio/block"),
+                                         latency_blocks=self.settings.get("audio/latency_blocks"),
+                                         held_loops=bool(self.settings.get("audio/held_loops")),
+                                         interpolation=self.settings.get("render/interpolation"))
+        engine = LiveEngine(session, engine_settings, stream_factory=self.stream_factory, device=self._audio_device(), on_notice=self.engineNotice.emit)
         try:
             engine.start()
         except AudioUnavailable as exc:
@@ -839,8 +846,11 @@ class MainWindow(QMainWindow):
             devices, notice = [], str(exc)
         dialog = PreferencesDialog(devices, notice, self.settings, self)
         if dialog.exec():
-            if self.current is not None:
-                self._start_engine(self.current)  # reopens on the chosen device
+            self.apply_preferences()
+
+    def apply_preferences(self) -> None:
+        if self.current is not None:
+            self._start_engine(self.current)  # reopens on the chosen device, with the chosen block and latency
             self.editor.interpolation.setCurrentText(self.settings.get("render/interpolation"))
 
     def show_shortcuts(self) -> None:

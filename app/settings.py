@@ -12,6 +12,9 @@ DEFAULTS: dict[str, Any] = {
     "model/last": "",
     "model/device": "auto",
     "audio/device": -1,  # -1: the system's default output
+    "audio/block": 256,  # samples per callback at the model's rate
+    "audio/latency_blocks": 2,  # blocks queued ahead of the device
+    "audio/held_loops": 1,  # held sounds settle into their reconstructed loop
     "render/interpolation": "linear",
     "render/phase": "fast",
     "files/recent": [],

@@ -281,6 +281,22 @@ def test_settings_and_recent_files_survive_a_restart(qtbot, app_env):
     second.close()
 
 
+def test_audio_block_latency_and_held_loops_are_preferences(window, qtbot):
+    from glissando.app.dialogs.preferences_dialog import PreferencesDialog
+
+    dialog = PreferencesDialog([], "", window.settings, window)
+    dialog.block.setCurrentIndex(dialog.block.findData(512))
+    dialog.latency.setCurrentIndex(dialog.latency.findData(3))
+    dialog.held_loops.setChecked(False)
+    dialog.accept()
+    window.apply_preferences()
+    stream = FakeStream.instances[-1]
+    assert stream.block == 512 and window.engine.settings.latency_blocks == 3 and window.engine.loops is None
+    window.set_cursor(window.current.label_latent(64, "mf", "oboe"))
+    assert abs(yin_midi(stream.pull(window.engine, int(0.8 * SR)), 0.3, 0.8) - 64) < 0.5
+    assert window.settings.get("audio/block") == 512  # and kept for the next run
+
+
 def test_using_the_window_does_not_corrupt_the_interpreter(window, qtbot):
     """PySide6 6.12.0 under Python 3.11 lost a reference to None at each plot update until the
     interpreter aborted; the pinned Qt binding must leave None's count where it was."""
