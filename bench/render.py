@@ -3,7 +3,11 @@ phase) and with the default method, in the same process; report each one's real-
 speed ratio, each one's spectral convergence against the decoded magnitudes, and how many notes a
 pitch tracker (librosa.pyin) finds at the requested pitch.
 
-    .venv/bin/python bench/render.py [--midi FILE] [--repeats 3] [--memory]
+    .venv/bin/python bench/render.py [--midi FILE] [--repeats 3] [--memory] [--held]
+
+--held also renders 11 held notes (2.9 s each, one per instrument) with the default method and with
+fast phase alone (held loops off), and reports both speeds and how far each note's held middle is
+from the frame the model decodes for it.
 """
 from __future__ import annotations
 
@@ -74,11 +78,45 @@ def memory(session, midi_path: Path) -> None:
         print(f"render-midi of {long.length / 60:.1f} min: peak memory {rss:.0f} MB")
 
 
+def held_notes(session, repeats: int) -> None:
+    from latency import HELD
+
+    from glissando.core.data.frames import BLOCK_LENGTH
+    from glissando.core.midi import Note
+    from glissando.core.spectral import NSGTransform
+
+    notes = [Note(3.0 * i, 3.0 * i + 2.9, m, d, ins) for i, (m, d, ins) in enumerate(HELD)]
+    transform = NSGTransform.for_length(BLOCK_LENGTH, session.spectral)
+    inner = slice(transform.n_frames // 4, 3 * transform.n_frames // 4)
+    sr = session.spectral.sample_rate
+    speed, middle = {}, {}
+    for name, settings in (("fast phase alone", RenderSettings(held_seconds=float("inf"))), ("held loops", RenderSettings())):
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            audio = render_notes(session, notes, settings)
+            times.append(time.perf_counter() - t0)
+        speed[name] = len(audio) / sr / statistics.median(times)
+        scs = []
+        for n in notes:
+            frame = session.decode_magnitudes(session.label_latent(n.midi, n.dynamics, n.instrument)[None])[0][:, None]
+            first = int((n.start + 1.45) * sr) - BLOCK_LENGTH // 2
+            heard = np.abs(transform.forward(audio[first : first + BLOCK_LENGTH])[1:-1])[:, inner]
+            scs.append(float(np.linalg.norm(heard - frame) / np.linalg.norm(np.broadcast_to(frame, heard.shape))))
+        middle[name] = statistics.median(scs)
+        print(f"held notes, {name:16}: {speed[name]:6.1f}x real time, held middle vs the model's frame: "
+              f"median {middle[name]:.3f}, max {max(scs):.3f}")
+    print(f"held: rtf_loops={speed['held loops']:.1f} rtf_fast={speed['fast phase alone']:.1f} "
+          f"ratio={speed['held loops'] / speed['fast phase alone']:.2f} sc_loops={middle['held loops']:.3f} "
+          f"sc_fast={middle['fast phase alone']:.3f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--midi", type=Path, default=HERE.parent / "resources" / "demo" / "melody.mid")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--memory", action="store_true", help="also render a 10-minute file and report peak memory")
+    ap.add_argument("--held", action="store_true", help="also compare held notes with and without held loops")
     args = ap.parse_args()
     session = ModelSession(device="cpu")
     notes = read_midi(args.midi, session.instruments, "flute", session.dynamics)
@@ -100,6 +138,8 @@ def main() -> None:
     print(f"pitch tracker (pyin) finds the requested note in {hits:.1%} of {len(notes)} notes (default method)")
     if args.memory:
         memory(session, args.midi)
+    if args.held:
+        held_notes(session, args.repeats)
     print(f"render: speedup={ratio:.1f} default_rtf={results['default'][0]:.1f} reference_rtf={results['reference'][0]:.2f} "
           f"sc_default={results['default'][2]:.3f} sc_reference={results['reference'][2]:.3f} pitch_hits={hits:.3f}")
 
