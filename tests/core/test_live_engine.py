@@ -106,6 +106,27 @@ def test_a_device_that_refuses_the_models_rate_plays_resampled_at_its_own(sessio
         engine.stop()
 
 
+@pytest.mark.parametrize("midi, dynamics, instrument", [(67, "mf", "trumpet"), (45, "ff", "cello")])
+def test_settling_into_the_loop_neither_dips_nor_clicks(live, session, midi, dynamics, instrument):
+    engine, streams, _ = live
+    engine.set_target(session.label_latent(midi, dynamics, instrument))
+    hops, levels = [], []
+    deadline = time.monotonic() + 10.0
+    while (not levels or levels[-1] < 1.0 or len(levels) - levels.index(1.0) < 20) and time.monotonic() < deadline:
+        hops.append(streams[0].pull(engine, 256))
+        levels.append(engine.loop_level)
+        time.sleep(0.004)
+    levels = np.array(levels)
+    rms = np.sqrt(np.mean(np.stack(hops) ** 2, axis=1))
+    # The level is read after the pull, up to latency_blocks hops ahead of the audio: widen the span.
+    first, last = np.argmax(levels > 0), np.argmax(levels >= 1.0)
+    before, after = rms[first - 12 : first - 2].mean(), rms[last + 4 : last + 14].mean()
+    # Without the power correction the level fell to about half in every run (0.45-0.55 of it).
+    assert rms[first - 2 : last + 4].min() > 0.7 * min(before, after)
+    steps = np.abs(np.diff(np.concatenate(hops)))
+    assert steps[(first - 2) * 256 : (last + 4) * 256].max() < 2 * steps[-10 * 256 :].max()
+
+
 def test_a_trajectory_played_live_stays_on_its_last_target(live, session):
     engine, streams, _ = live
     a, b = session.label_latent(60, "mf", "flute"), session.label_latent(67, "mf", "flute")
