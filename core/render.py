@@ -26,6 +26,7 @@ from .spectral.phase import phase_locked_init, steady_loop
 from .spectral.torch_nsgt import TorchNSGT
 
 PHASE_METHODS = ("fast", "gl30")
+STILL = 1e-6  # relative latent change per frame below which a path is holding still
 SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}
 
 
@@ -43,8 +44,10 @@ class RenderSettings:
     glide: float = 0.06  # seconds spent moving between targets (linear / cubic / spherical)
     block: int = 32768
     batch_blocks: int = 8
-    # A frame held unchanged this long inside a block is rendered from its seamless loop (held_runs).
-    held_seconds: float = 1.0
+    # A latent held this long (a sustain) is rendered from its frame's seamless loop (held_runs). A loop
+    # costs about 0.2 s of one core: at 1.0 s the demo melody's one long repeated note cost 40% of
+    # its render time (32x real time instead of 57x); at 1.5 s it keeps the fast path.
+    held_seconds: float = 1.5
 
 
 def allocate_voices(notes: list[Note]) -> list[list[Note]]:
@@ -102,14 +105,22 @@ def note_envelope(voice: list[Note], n_samples: int, sample_rate: int, settings:
     return env
 
 
-def _runs(bins: np.ndarray, min_length: float) -> list[tuple[int, int, np.ndarray]]:
-    """(first, end, frame) of every run of at least ``min_length`` identical frames (columns)."""
-    new = np.empty(bins.shape[1], dtype=bool)
-    new[0] = True
-    np.any(bins[:, 1:] != bins[:, :-1], axis=0, out=new[1:])
+def _still_runs(latents: np.ndarray) -> list[tuple[int, int]]:
+    """(first, end) of every run of frames whose latent does not move (to rounding: a cubic path
+    between two equal targets wobbles in the last bits)."""
+    steady = np.all(np.abs(np.diff(latents, axis=0)) <= STILL * (1 + np.abs(latents[:-1])), axis=1)
+    new = np.concatenate([[True], ~steady])
     starts = np.flatnonzero(new)
-    ends = np.append(starts[1:], bins.shape[1])
-    return [(int(a), int(b), bins[:, a]) for a, b in zip(starts, ends) if b - a >= min_length]
+    return list(zip(starts.tolist(), np.append(starts[1:], len(latents)).tolist()))
+
+
+def _still_beyond(path: Callable[[np.ndarray], np.ndarray], edge: float, direction: int, latent: np.ndarray,
+                  horizon: float) -> float:
+    """How long (seconds, up to ``horizon``) the path stays at ``latent`` past ``edge``, probed 16 times."""
+    step = horizon / 16
+    probes = path(edge + direction * step * np.arange(1, 17))
+    still = np.all(np.abs(probes - latent) <= STILL * (1 + np.abs(latent)), axis=1)
+    return step * (16 if still.all() else int(np.argmin(still)))
 
 
 def _fast_phase(mag_np: np.ndarray, start: int, transform: NSGTransform, settings: RenderSettings,
@@ -129,8 +140,10 @@ def _fast_phase(mag_np: np.ndarray, start: int, transform: NSGTransform, setting
     if not both:
         phase = phase_locked_init(mag_np, transform, start_sample=int(start))
         coeffs = torch.polar(mag, torch.from_numpy(phase).to(tn.dtype)[None])
-        for frames, loop in held:
-            coeffs[..., frames] = tn.forward(torch.from_numpy(loop).to(tn.dtype)[None])[..., frames].sgn_().mul_(mag[..., frames])
+        held_coeffs = [(frames, tn.forward(torch.from_numpy(loop).to(tn.dtype)[None])[..., frames].sgn_().mul_(mag[..., frames]))
+                       for frames, loop in held]
+        for frames, c in held_coeffs:
+            coeffs[..., frames] = c
     if left is not None or right is not None:
         half, first = transform.length // 2, transform.n_frames // 2
         seed = torch.zeros((1, transform.length), dtype=tn.dtype)
@@ -155,6 +168,12 @@ def _fast_phase(mag_np: np.ndarray, start: int, transform: NSGTransform, setting
         prev = consistent
     if n_iter:  # otherwise coeffs already have the target magnitudes
         coeffs.sgn_().mul_(mag)
+    if not both:
+        # The iterations pull held frames towards their non-held neighbours; held frames keep the
+        # loop's coefficients, so the sustain is the loop itself (2 s notes: 0.065 -> 0.040 from the
+        # model's frame) and the blocks either side, seeded from it, agree with it.
+        for frames, c in held_coeffs:
+            coeffs[..., frames] = c
     return tn.backward(coeffs)[0].numpy()
 
 
@@ -201,18 +220,32 @@ def reconstruct_path(session: ModelSession, path: Callable[[np.ndarray], np.ndar
     # plays the same loops (playback/loops.py). A loop costs 0.2 s of one core, so only runs held for
     # ``held_seconds`` get one: short notes keep the fast path.
     loops: dict[bytes, np.ndarray] = {}
-    min_frames = settings.held_seconds * transform.frame_rate
+    held_of: dict[int, list[tuple[int, int, bytes]]] = {}  # block start -> its held runs (first, end, loop key)
 
-    def held_runs(s: int, m: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
+    def held_runs(s: int, latents: np.ndarray, m: np.ndarray) -> list[tuple[int, int, bytes, np.ndarray]]:
+        """Runs of this block's frames that hold one latent for ``held_seconds`` in all, counting how
+        long the path holds it beyond the block's edges: a note's sustain, wherever the blocks fall."""
         if settings.phase != "fast" or not anchor[s]:  # blocks between anchors take their neighbours' phases
             return []
-        return [(a, b, frame) for a, b, frame in _runs(m[1:-1], min_frames)
-                if frame.max() > 10 * session.spectral.log_floor]
+        found = []
+        first_t, last_t = s / sr, (s + (transform.n_frames - 1) * transform.hop) / sr
+        for a, b in _still_runs(latents):
+            frame = m[1:-1, a]
+            if frame.max() <= 10 * session.spectral.log_floor:
+                continue  # silence
+            seconds = (b - a) / transform.frame_rate
+            if a == 0:
+                seconds += _still_beyond(path, first_t, -1, latents[a], settings.held_seconds)
+            if b == len(latents):
+                seconds += _still_beyond(path, last_t, 1, latents[a], settings.held_seconds)
+            if seconds >= settings.held_seconds:
+                found.append((a, b, np.round(latents[a], 5).tobytes(), frame))
+        return found
 
     def block(start_and_magnitudes: tuple[int, np.ndarray]) -> np.ndarray:
         s, m = start_and_magnitudes
-        runs = held_runs(s, m)
-        held = [(slice(a, b), np.roll(loops[frame.tobytes()], -(s % L))) for a, b, frame in runs]
+        runs = held_of.pop(s, [])
+        held = [(slice(a, b), np.roll(loops[key], -(s % L))) for a, b, key in runs]
         if len(held) == 1 and runs[0][1] - runs[0][0] == m.shape[1]:
             return held[0][1].astype(np.float64)
         return _fast_phase(m, s, transform, settings, done.get(s - hop), done.get(s + hop), held)
@@ -235,8 +268,11 @@ def reconstruct_path(session: ModelSession, path: Callable[[np.ndarray], np.ndar
                 for s, m in zip(batch, full):
                     out[s + L : s + 2 * L] += griffin_lim(m, transform, n_iter=30, momentum=0.0, seed=int(s) & 0xFFFF)[0] * window
             else:
-                wanted = {frame.tobytes(): frame for s, m in zip(batch.tolist(), full) for _, _, frame in held_runs(s, m)}
-                new = {key: frame for key, frame in wanted.items() if key not in loops}
+                new = {}
+                for s, latents, m in zip(batch.tolist(), z.reshape(len(batch), transform.n_frames, -1), full):
+                    runs = held_runs(s, latents, m)
+                    held_of[s] = [(a, b, key) for a, b, key, _ in runs]
+                    new.update((key, frame) for _, _, key, frame in runs if key not in loops)
                 loops.update(zip(new, pool.map(lambda frame: steady_loop(frame, session.spectral, L), new.values())))
                 for anchors in (True, False):
                     group = [(s, m) for s, m in zip(batch.tolist(), full) if anchor[s] == anchors]
