@@ -25,7 +25,7 @@ from glissando.core.spectral.overview import audio_overview
 from glissando.core.trajectory import Keyframe, Trajectory, path_spectrogram, stroke_to_keyframes
 from glissando.core.transcribe import transcribe, write_notes
 
-from .dialogs.preferences_dialog import PreferencesDialog
+from .dialogs.preferences_dialog import BLOCK_SIZES, LATENCY_BLOCKS, PreferencesDialog
 from .settings import Settings, data_dir
 from .widgets.decoded_spectrum import DecodedSpectrum
 from .widgets.label_picker import LabelPicker
@@ -307,8 +307,11 @@ class MainWindow(QMainWindow):
         self._stop_engine()
         if self.no_audio_device:
             return
-        engine_settings = EngineSettings(block=self.settings.get("audio/block"),
-                                         latency_blocks=self.settings.get("audio/latency_blocks"),
+        # A hand-edited settings file must not keep the engine from starting: only the dialog's choices.
+        block = self.settings.get("audio/block")
+        latency = self.settings.get("audio/latency_blocks")
+        engine_settings = EngineSettings(block=block if block in BLOCK_SIZES else 256,
+                                         latency_blocks=latency if latency in LATENCY_BLOCKS else 2,
                                          held_loops=bool(self.settings.get("audio/held_loops")),
                                          interpolation=self.settings.get("render/interpolation"))
         engine = LiveEngine(session, engine_settings, stream_factory=self.stream_factory, device=self._audio_device(), on_notice=self.engineNotice.emit)

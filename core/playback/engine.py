@@ -23,10 +23,10 @@ from .synth import PartialSynth
 
 
 SWITCH_INTERVAL = 0.0001  # seconds
-# A held sound moves to its loop (loops.py) once the sounding latent has not changed for this many
-# hops (35 ms at 256 samples): a cursor being dragged never asks for one.
-STEADY_HOPS = 3
-LOOP_FADE_OUT_HOPS = 3  # back to the synth within 35 ms of a move: the move is heard at once
+# A held sound moves to its loop (loops.py) once the sounding latent has not changed for this long:
+# a cursor being dragged (a new position every 20 ms or so) never asks for one.
+STEADY_SECONDS = 0.035
+LOOP_FADE_OUT_SECONDS = 0.035  # back to the synth this soon after a move: the move is heard at once
 HISTORY = 2048  # samples of the synth's output kept to line the loop up with it (a 30 Hz period and more)
 
 
@@ -70,11 +70,13 @@ class LiveEngine:
         self.device_rate = self.sample_rate
         self.device_block = self.block
         self._resampler = None
-        self.ring = np.zeros(settings.capacity, dtype=np.float32)
-        self.ring_generation = np.zeros(settings.capacity // 64, dtype=np.int64)
-        self.mask = settings.capacity - 1
+        self._allocate_ring(settings.capacity)
         self.read = 0  # advanced only by the callback
-        self.write = 0  # advanced only by the producer
+        self.write = 0  # advanced only by the producer (device samples)
+        self.produced = 0  # model-rate samples synthesised: the clock trajectories are played by
+        hop_seconds = self.block / self.sample_rate
+        self._steady_hops = max(1, round(STEADY_SECONDS / hop_seconds))
+        self._fade_out_hops = max(1, round(LOOP_FADE_OUT_SECONDS / hop_seconds))
         self.underruns = 0
         self.playing_generation = 0
         self.synth = PartialSynth(session.spectral, session.config.n_bins, self.block)
@@ -139,7 +141,7 @@ class LiveEngine:
         """Follow a trajectory in real time, starting now; with ``release_glide``, fade to silence
         over that many seconds once it has been played."""
         generation = self.set_target(latents[0], 0.0, "none")
-        self._path = (self.write, np.asarray(times, float), np.asarray(latents, float), interpolation, release_glide)
+        self._path = (self.produced, np.asarray(times, float), np.asarray(latents, float), interpolation, release_glide)
         return generation
 
     def play_clip(self, audio: np.ndarray) -> None:
@@ -196,19 +198,29 @@ class LiveEngine:
                 stream.start()
             except Exception as exc:
                 failure = failure or exc
+                try:
+                    stream.close()
+                except Exception:
+                    pass  # it never started; nothing more can be released
                 continue
             self._stream = stream
             return
         raise AudioUnavailable(f"playback is off: the audio device cannot be opened ({failure})")
 
     def _rates_to_try(self) -> list[int]:
-        rates = [self.sample_rate]
+        # The common rates before the device's own default: resampling to 96 or 192 kHz costs CPU for nothing.
+        rates = [self.sample_rate, 48000, 44100]
         if self._factory is None:
             try:
                 rates.append(int(_sounddevice().query_devices(self.device, "output")["default_samplerate"]))
             except Exception:
-                pass  # no such device, or no PortAudio: the common rates below are tried
-        return list(dict.fromkeys(rates + [48000, 44100]))
+                pass  # no such device, or no PortAudio: the common rates are all there is to try
+        return list(dict.fromkeys(rates))
+
+    def _allocate_ring(self, capacity: int) -> None:
+        self.ring = np.zeros(capacity, dtype=np.float32)
+        self.ring_generation = np.zeros(capacity // 64, dtype=np.int64)
+        self.mask = capacity - 1
 
     def _use_rate(self, rate: int, block: int) -> None:
         if rate == self.device_rate:
@@ -224,7 +236,11 @@ class LiveEngine:
             # better recipes hold back three hops (35 ms), more than the whole latency budget.
             resampler = soxr.ResampleStream(self.sample_rate, rate, 1, dtype="float32", quality="LQ")
             self.on_notice(f"the audio device plays at {rate} Hz, not the model's {self.sample_rate} Hz: resampling")
-        # No callback runs now (no stream is started): what is queued at the old rate is dropped.
+        # No callback runs now (no stream is started): what is queued at the old rate is dropped, and
+        # the ring grows if the device's blocks would not leave it room to spare (96 and 192 kHz).
+        needed = 4 * (self.settings.latency_blocks + 2) * block
+        if needed > len(self.ring):
+            self._allocate_ring(1 << (needed - 1).bit_length())
         self.read = self.write
         self._resampler, self.device_rate, self.device_block = resampler, rate, block
 
@@ -298,9 +314,9 @@ class LiveEngine:
     def _next_latent(self) -> tuple[int, np.ndarray]:
         generation, target, glide, mode = self._control
         path = self._path
-        if path is not None and path[0] <= self.write:
+        if path is not None and path[0] <= self.produced:
             start, times, latents, path_mode, release_glide = path
-            t = (self.write - start) / self.sample_rate
+            t = (self.produced - start) / self.sample_rate
             if t > times[-1]:
                 self._path = None
                 self._current = latents[-1].copy()
@@ -310,6 +326,7 @@ class LiveEngine:
                 self._current = interpolate(times, latents, np.array([t]), path_mode)[0]
             # The path's own control is used up: once it ends, the sound stays where the path did.
             self._generation, self._glide_done, self._glide_total = generation, 1, 1
+            self._control_age = self._steady_hops + 1  # the path's first target is no held sound to prepare
             return generation, self._current
         if generation != self._generation:  # a new control: glide from wherever the sound is now
             self._generation = generation
@@ -355,6 +372,7 @@ class LiveEngine:
             self._clip = (clip, position + self.block) if self._clip[0] is clip else self._clip
         if self._resampler is not None:
             hop = self._resampler.resample_chunk(hop)
+        self.produced += self.block
         self._write_ring(hop, generation)
 
     def _write_ring(self, samples: np.ndarray, generation: int) -> None:
@@ -376,7 +394,7 @@ class LiveEngine:
 
     def _with_held_loop(self, hop: np.ndarray) -> np.ndarray:
         key = self._latent_key
-        if self._path is None and self._control_age == STEADY_HOPS:
+        if self._path is None and self._control_age == self._steady_hops:
             # A control that has stayed 35 ms is likely to be held: start its loop during the glide.
             _, target, _, _ = self._control
             direction, amount = self._modulation
@@ -385,8 +403,9 @@ class LiveEngine:
             if self._audible(mags):
                 self.loops.request(goal.tobytes(), mags)
         if self._loop is not None and self._loop[0] != key and self._loop_step >= 0:
-            self._loop_step = -1.0 / LOOP_FADE_OUT_HOPS  # the sound moved: back to the synth
-        if self._loop is None and self._steady >= STEADY_HOPS and self._audible(self._mags):
+            self._loop_step = -1.0 / self._fade_out_hops  # the sound moved: back to the synth
+            self._fade_gain = 1.0
+        if self._loop is None and self._steady >= self._steady_hops and self._audible(self._mags):
             loop = self.loops.get(key)
             if loop is None:
                 self.loops.request(key, self._mags)
@@ -397,7 +416,8 @@ class LiveEngine:
         loop = self._loop[1]
         index = np.arange(self._loop_pos, self._loop_pos + self.block) % len(loop)
         self._loop_pos = int(index[-1] + 1) % len(loop)
-        level = min(1.0, max(0.0, self._loop_level + self._loop_step))
+        level = self._loop_level + self._loop_step
+        level = 1.0 if level > 1.0 - 1e-9 else 0.0 if level < 1e-9 else level
         if level == self._loop_level:
             mixed = loop[index] if level == 1.0 else hop
         else:
@@ -410,6 +430,8 @@ class LiveEngine:
             wanted = float(np.mean((1 - w) * hop * hop + w * held * held))
             got = float(np.mean(mixed * mixed))
             gain = min(4.0, max(0.25, np.sqrt(wanted / got))) if got > 0 else 1.0
+            if level in (0.0, 1.0):
+                gain = 1.0  # the fade's last hop lands on the loop (or the synth) alone, unscaled
             mixed = (mixed * (self._fade_gain + (gain - self._fade_gain) * self._ramp)).astype(np.float32)
             self._fade_gain = gain
         self._loop_level = level
@@ -427,6 +449,10 @@ class LiveEngine:
         correlation = np.fft.irfft(np.fft.rfft(loop) * np.conj(np.fft.rfft(self._history, n)), n)
         offset = int(np.argmax(correlation))
         self._loop = (key, loop)
-        self._loop_pos = (offset + HISTORY) % n
+        # The history ends with the hop about to be mixed: the loop's part for that hop starts one block
+        # before the history's end (a block later put the shared partials in opposite phase: the mean
+        # correlation over the fade was -0.5 for trumpet and cello, +0.6 this way).
+        self._loop_pos = (offset + HISTORY - self.block) % n
+        self._fade_gain = 1.0
         self._loop_level = 0.0
         self._loop_step = self.block / (self.settings.loop_fade * self.sample_rate)

@@ -10,6 +10,7 @@ one core). The engine cross-fades from the synth into the loop and back out when
 """
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from typing import Optional
@@ -25,10 +26,11 @@ from ..spectral.phase import LOOP_ITERATIONS, steady_loop
 # also offline rendering's block, which renders held notes from the same loops (render.py).
 LOOP_LENGTH = BLOCK_LENGTH
 
+log = logging.getLogger(__name__)
+
 
 class LoopCache:
-    """Loops by key, made on a worker thread of its own (one torch thread, so the audio producer and
-    the GUI keep the other cores). The producer asks with ``request`` and looks with ``get``; neither
+    """Loops by key, made on a worker thread of its own. The producer asks with ``request`` and looks with ``get``; neither
     blocks. Only the newest request is kept: a cursor that moved on does not queue work."""
 
     def __init__(self, config: SpectralConfig, capacity: int = 48, length: int = LOOP_LENGTH,
@@ -68,9 +70,8 @@ class LoopCache:
             self._thread = None
 
     def _work(self) -> None:
-        import torch
-
-        torch.set_num_threads(1)  # this thread's share only (the setting is per thread)
+        # torch's thread count is left alone: setting it here would also set it for every thread
+        # started later (renders on new worker threads ran on one core).
         while self._running:
             self._wake.wait(0.5)
             self._wake.clear()
@@ -79,7 +80,12 @@ class LoopCache:
                 continue
             key, magnitudes = request
             self._busy_with = key
-            loop = steady_loop(magnitudes, self.config, self.length, self.iterations)
+            try:
+                loop = steady_loop(magnitudes, self.config, self.length, self.iterations)
+            except Exception as exc:  # the streaming synth goes on playing; say why the loop did not come
+                log.warning("held loop not made: %s", exc)
+                self._busy_with = None
+                continue
             self._loops[key] = loop
             while len(self._loops) > self.capacity:
                 self._loops.popitem(last=False)

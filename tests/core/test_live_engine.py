@@ -98,10 +98,18 @@ def test_a_device_that_refuses_the_models_rate_plays_resampled_at_its_own(sessio
         assert abs(float(np.median(librosa.hz_to_midi(f0))) - 67) < 0.5
         generation = engine.set_target(session.label_latent(60, "mf", "flute"))
         queued = 0
-        while engine.playing_generation < generation:
+        while engine.playing_generation < generation and queued < 48000:
             streams[0].pull(engine, streams[0].block)
             queued += streams[0].block
         assert queued / 48000 * 1000 <= 30.0 and engine.underruns == 0
+        # Trajectories keep the model's clock: a 1 s path at 48 kHz once lasted 0.48 s.
+        a, b = session.label_latent(60, "mf", "flute"), session.label_latent(67, "mf", "flute")
+        engine.play_path(np.array([0.0, 0.5]), np.stack([a, b]), "none")  # a for 0.5 s, then b
+        played = streams[0].pull(engine, int(1.0 * 48000)).astype(np.float64)
+        f0 = librosa.yin(played, fmin=60, fmax=2000, sr=48000, frame_length=4096)
+        midi = librosa.hz_to_midi(f0)
+        assert abs(np.median(midi[int(0.3 * len(midi)) : int(0.45 * len(midi))]) - 60) < 0.5
+        assert abs(np.median(midi[int(0.65 * len(midi)) : int(0.9 * len(midi))]) - 67) < 0.5
     finally:
         engine.stop()
 
@@ -120,6 +128,7 @@ def test_settling_into_the_loop_neither_dips_nor_clicks(live, session, midi, dyn
     rms = np.sqrt(np.mean(np.stack(hops) ** 2, axis=1))
     # The level is read after the pull, up to latency_blocks hops ahead of the audio: widen the span.
     first, last = np.argmax(levels > 0), np.argmax(levels >= 1.0)
+    assert first >= 12, "the loop came before the synth had played long enough to compare"
     before, after = rms[first - 12 : first - 2].mean(), rms[last + 4 : last + 14].mean()
     # Without the power correction the level fell to about half in every run (0.45-0.55 of it).
     assert rms[first - 2 : last + 4].min() > 0.7 * min(before, after)
