@@ -144,6 +144,36 @@ def test_a_trajectory_played_live_stays_on_its_last_target(live, session):
     assert abs(yin_midi(audio[int(0.5 * SR):]) - 67) < 0.5  # it used to jump back to the first target
 
 
+def test_a_192k_device_with_large_blocks_gets_a_ring_big_enough(session, monkeypatch):
+    streams = []
+
+    def only_192k(**kw):
+        if kw["samplerate"] != 192000:
+            raise RuntimeError("Invalid sample rate")
+        streams.append(PulledStream(**kw))
+        return streams[-1]
+
+    monkeypatch.setattr(LiveEngine, "_rates_to_try", lambda self: [22050, 192000])  # a device whose default is 192 kHz
+    engine = LiveEngine(session, EngineSettings(block=1024, latency_blocks=4, held_loops=False), stream_factory=only_192k)
+    engine.start()
+    try:
+        most_queued = 0
+        audio = []
+        for _ in range(40):
+            audio.append(streams[0].pull(engine, streams[0].block))
+            most_queued = max(most_queued, engine.write - engine.read)
+            if len(audio) == 2:
+                engine.set_target(session.label_latent(57, "mf", "oboe"))
+        # With a 16384-sample ring the producer overwrote audio not yet played (queues of 25000).
+        assert most_queued < len(engine.ring)
+        import librosa
+
+        f0 = librosa.yin(np.concatenate(audio[20:]).astype(np.float64), fmin=60, fmax=2000, sr=192000, frame_length=16384)
+        assert abs(float(np.median(librosa.hz_to_midi(f0))) - 57) < 0.5
+    finally:
+        engine.stop()
+
+
 def test_a_control_is_heard_within_the_latency_budget(live, session):
     engine, streams, _ = live
     engine.set_target(session.label_latent(60, "mf", "flute"))
