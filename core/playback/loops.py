@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 class LoopCache:
-    """Loops by key, made on a worker thread of its own. The producer asks with ``request`` and looks with ``get``; neither
+    """Loops by key, made on a worker thread of its own (one torch thread). The producer asks with ``request`` and looks with ``get``; neither
     blocks. Only the newest request is kept: a cursor that moved on does not queue work."""
 
     def __init__(self, config: SpectralConfig, capacity: int = 48, length: int = LOOP_LENGTH,
@@ -58,9 +58,17 @@ class LoopCache:
     def start(self) -> None:
         if self._running:
             return
+        import torch
+
         self._running = True
-        self._thread = threading.Thread(target=self._work, name="glissando-held-loops", daemon=True)
+        threads = torch.get_num_threads()
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._work, args=(ready,), name="glissando-held-loops", daemon=True)
         self._thread.start()
+        ready.wait(10.0)
+        # torch.set_num_threads also sets the count that threads started later begin with (renders on
+        # new worker threads ran on one core): give that back. The worker keeps its own.
+        torch.set_num_threads(threads)
 
     def stop(self) -> None:
         self._running = False
@@ -69,9 +77,15 @@ class LoopCache:
             self._thread.join(timeout=10.0)
             self._thread = None
 
-    def _work(self) -> None:
-        # torch's thread count is left alone: setting it here would also set it for every thread
-        # started later (renders on new worker threads ran on one core).
+    def _work(self, ready: threading.Event) -> None:
+        import torch
+
+        # One torch thread, so the audio producer and the GUI keep the other cores (with two, 16
+        # underruns in bench/latency.py's 20 s of held notes; none with one). A thread takes torch's
+        # shared count at its first torch call: make that call first, then set this thread's own.
+        torch.get_num_threads()
+        torch.set_num_threads(1)
+        ready.set()
         while self._running:
             self._wake.wait(0.5)
             self._wake.clear()

@@ -174,6 +174,28 @@ def test_a_192k_device_with_large_blocks_gets_a_ring_big_enough(session, monkeyp
         engine.stop()
 
 
+def test_the_loop_worker_leaves_other_threads_all_cores(session):
+    import threading
+
+    import torch
+
+    def new_thread_count():
+        seen = []
+        thread = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+        thread.start()
+        thread.join()
+        return seen[0]
+
+    before = new_thread_count()
+    engine = LiveEngine(session, EngineSettings(), stream_factory=lambda **kw: PulledStream(**kw))
+    engine.start()
+    try:
+        # A render started now on a fresh worker thread gets every core, as before the engine ran.
+        assert new_thread_count() == before == torch.get_num_threads()
+    finally:
+        engine.stop()
+
+
 def test_a_control_is_heard_within_the_latency_budget(live, session):
     engine, streams, _ = live
     engine.set_target(session.label_latent(60, "mf", "flute"))
