@@ -81,7 +81,7 @@ def live_vs_offline(session, held_loops: bool = True) -> tuple[list[float], list
     from glissando.core.data.frames import BLOCK_LENGTH
     from glissando.core.midi import Note
     from glissando.core.render import render_notes
-    from glissando.core.spectral import NSGTransform
+    from glissando.core.spectral import NSGTransform, spectral_convergence
 
     transform = NSGTransform.for_length(BLOCK_LENGTH, session.spectral)
     inner = slice(transform.n_frames // 4, 3 * transform.n_frames // 4)
@@ -106,9 +106,9 @@ def live_vs_offline(session, held_loops: bool = True) -> tuple[list[float], list
         device.stop()
         live = np.concatenate(devices_recording)
         offline = render_notes(session, [Note(0.0, HOLD_S, midi, dynamics, instrument)])
-        a = np.abs(transform.forward(live[first : first + BLOCK_LENGTH])[1:-1])[:, inner]
-        b = np.abs(transform.forward(offline[first : first + BLOCK_LENGTH])[1:-1])[:, inner]
-        result.append(float(np.linalg.norm(a - b) / np.linalg.norm(b)))
+        heard = transform.forward(live[first : first + BLOCK_LENGTH])[1:-1][:, inner]
+        exported = np.abs(transform.forward(offline[first : first + BLOCK_LENGTH])[1:-1])[:, inner]
+        result.append(spectral_convergence(exported, heard))
         settled.append(settle)
     return result, settled
 

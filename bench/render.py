@@ -83,7 +83,7 @@ def held_notes(session, repeats: int) -> None:
 
     from glissando.core.data.frames import BLOCK_LENGTH
     from glissando.core.midi import Note
-    from glissando.core.spectral import NSGTransform
+    from glissando.core.spectral import NSGTransform, spectral_convergence
 
     notes = [Note(3.0 * i, 3.0 * i + 2.9, m, d, ins) for i, (m, d, ins) in enumerate(HELD)]
     transform = NSGTransform.for_length(BLOCK_LENGTH, session.spectral)
@@ -101,8 +101,8 @@ def held_notes(session, repeats: int) -> None:
         for n in notes:
             frame = session.decode_magnitudes(session.label_latent(n.midi, n.dynamics, n.instrument)[None])[0][:, None]
             first = int((n.start + 1.45) * sr) - BLOCK_LENGTH // 2
-            heard = np.abs(transform.forward(audio[first : first + BLOCK_LENGTH])[1:-1])[:, inner]
-            scs.append(float(np.linalg.norm(heard - frame) / np.linalg.norm(np.broadcast_to(frame, heard.shape))))
+            heard = transform.forward(audio[first : first + BLOCK_LENGTH])[1:-1][:, inner]
+            scs.append(spectral_convergence(np.broadcast_to(frame, heard.shape), heard))
         middle[name] = statistics.median(scs)
         print(f"held notes, {name:16}: {speed[name]:6.1f}x real time, held middle vs the model's frame: "
               f"median {middle[name]:.3f}, max {max(scs):.3f}")

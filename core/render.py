@@ -231,7 +231,7 @@ def reconstruct_path(session: ModelSession, path: Callable[[np.ndarray], np.ndar
         first_t, last_t = s / sr, (s + (transform.n_frames - 1) * transform.hop) / sr
         for a, b in _still_runs(latents):
             frame = m[1:-1, a]
-            if frame.max() <= 10 * session.spectral.log_floor:
+            if frame.max() <= session.spectral.silence_floor:
                 continue  # silence
             seconds = (b - a) / transform.frame_rate
             if a == 0:

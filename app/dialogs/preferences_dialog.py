@@ -5,6 +5,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QDialog, QDialogButtonBox, Q
 
 from glissando.core.paths import MODES
 from glissando.core.render import PHASE_METHODS
+from glissando.core.spectral import SpectralConfig
 
 
 BLOCK_SIZES = (128, 256, 512, 1024)
@@ -22,7 +23,7 @@ class PreferencesDialog(QDialog):
             self.audio.addItem(name, index)
         current = self.audio.findData(settings.get("audio/device"))
         self.audio.setCurrentIndex(max(current, 0))
-        rate = 22050  # the model's rate: what the block sizes and the latency are counted in
+        rate = SpectralConfig().sample_rate  # the models' rate: what block sizes and latency are counted in
         self.block = QComboBox()
         for size in BLOCK_SIZES:
             self.block.addItem(f"{size} samples ({1000 * size / rate:.1f} ms)", size)

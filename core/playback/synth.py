@@ -62,7 +62,7 @@ class PartialSynth:
         self.freq = self.bin_freqs.copy()
         self.ramp = (np.arange(1, hop + 1) / hop)[None, :]
         self.n = np.arange(hop)[None, :]
-        self.floor = 10.0 * config.log_floor  # below this a bin is the decoder's silence, never a partial
+        self.floor = config.silence_floor
 
     def partials(self, mags: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Oscillator bins, frequencies (Hz) and amplitudes: each peak at its interpolated frequency,

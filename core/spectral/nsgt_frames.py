@@ -23,6 +23,11 @@ class SpectralConfig:
     # so silence maps to a finite, stable value and dynamics stay visible above it.
     log_floor: float = 1e-4
 
+    @property
+    def silence_floor(self) -> float:
+        """A decoded magnitude at or below this is the decoder's silence, never a partial or a note."""
+        return 10.0 * self.log_floor
+
     def bin_frequencies(self, n_bins: int) -> np.ndarray:
         """Centre frequency (Hz) of each of the first ``n_bins`` constant-Q bins."""
         return self.fmin * 2.0 ** (np.arange(n_bins) / self.bins_per_octave)

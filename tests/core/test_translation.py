@@ -152,14 +152,14 @@ def held_frame_convergence(session, audio, start_s, midi, dynamics, instrument):
     """Spectral convergence, in the model's own transform, between the frames around the middle of
     the 1.5 s from ``start_s`` and the frame the model decodes for that label set."""
     from glissando.core.data.frames import BLOCK_LENGTH
-    from glissando.core.spectral import NSGTransform
+    from glissando.core.spectral import NSGTransform, spectral_convergence
 
     transform = NSGTransform.for_length(BLOCK_LENGTH, session.spectral)
     inner = slice(transform.n_frames // 4, 3 * transform.n_frames // 4)
     first = int(start_s * SR)
-    heard = np.abs(transform.forward(audio[first : first + BLOCK_LENGTH])[1:-1])[:, inner]
+    heard = transform.forward(audio[first : first + BLOCK_LENGTH])[1:-1][:, inner]
     frame = session.decode_magnitudes(session.label_latent(midi, dynamics, instrument)[None])[0][:, None]
-    return float(np.linalg.norm(heard - frame) / np.linalg.norm(np.broadcast_to(frame, heard.shape)))
+    return spectral_convergence(np.broadcast_to(frame, heard.shape), heard)
 
 
 @pytest.mark.parametrize("midi, dynamics, instrument", [(72, "pp", "violin"), (50, "mf", "bassoon")])
