@@ -3,23 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from glissando.core.data.labels import INSTRUMENTS
-
-
-def melody(instrument: str, n_notes: int = 24, seed: int = 1, velocities=(50, 80, 110)):
-    """(start, end, midi, velocity) events: a random walk of steps up to a major third, durations of
-    a quarter to three quarters of a second, each note held for 90% of its slot."""
-    rng = np.random.default_rng(seed)
-    inst = INSTRUMENTS[instrument]
-    centre = (inst.low + inst.high) // 2
-    lo, hi = max(inst.low, centre - 12), min(inst.high, centre + 12)
-    t, m, events = 0.2, centre, []
-    for _ in range(n_notes):
-        d = float(rng.choice([0.25, 0.5, 0.5, 0.75]))
-        m = int(np.clip(m + rng.integers(-4, 5), lo, hi))
-        events.append((t, t + 0.9 * d, m, int(rng.choice(velocities))))
-        t += d
-    return events
+from glissando.core.training.loso import melody  # noqa: F401  (the benches' shared melodies)
 
 
 def write_demo_midi(path, seed: int = 7) -> None:

@@ -26,17 +26,8 @@ from glissando.core.data.frames import log_frames_long  # noqa: E402
 from glissando.core.data.labels import DEFAULT_INSTRUMENTS, INSTRUMENTS  # noqa: E402
 from glissando.core.data.soundfont import SoundFontRenderer, default_soundfont_paths  # noqa: E402
 from glissando.core.session import ModelSession  # noqa: E402
+from glissando.core.training.loso import note_f1  # noqa: E402
 from glissando.core.transcribe import transcribe  # noqa: E402
-
-
-def f1_score(events, notes) -> float:
-    import mir_eval
-
-    ref_i = np.array([[s, e] for s, e, _, _ in events])
-    ref_p = 440 * 2 ** ((np.array([m for _, _, m, _ in events]) - 69) / 12)
-    est_i = np.array([[n.start, n.end] for n in notes]).reshape(-1, 2)
-    est_p = 440 * 2 ** ((np.array([n.midi for n in notes]) - 69) / 12)
-    return mir_eval.transcription.precision_recall_f1_overlap(ref_i, ref_p, est_i, est_p, onset_tolerance=0.05, offset_ratio=None)[2]
 
 
 def memory(renderer, minutes: float) -> None:
@@ -77,7 +68,7 @@ def main() -> None:
             t0 = time.perf_counter()
             log_frames_long(audio)
             reference = time.perf_counter() - t0
-            f1 = f1_score(events, notes)
+            f1 = note_f1(events, notes)
             rtfs.append(len(audio) / 22050 / took)
             ratios.append(reference / took)
             f1s.append(f1)

@@ -44,8 +44,18 @@ def cmd_make_dataset(args) -> int:
     from .data.importers import build_dataset
     from .data.labels import DEFAULT_INSTRUMENTS, PAPER_INSTRUMENTS
 
-    if not (args.soundfont or args.import_sol or args.import_nsynth or args.csv):
-        raise GlissandoError("give a source: --soundfont SF2, --import-sol DIR, --import-nsynth DIR or --csv FILE")
+    from .data.soundfont import training_soundfonts
+
+    fonts = list(args.soundfont or [])
+    if args.training_banks:
+        found = training_soundfonts()
+        absent = [name for name, p in found.items() if p is None]
+        if absent:
+            raise GlissandoError(f"--training-banks: {', '.join(absent)} not installed (apt-get install fluid-soundfont-gm "
+                                 "csound-soundfont timgm6mb-soundfont)")
+        fonts += [p for p in found.values() if p not in fonts]
+    if not (fonts or args.import_sol or args.import_nsynth or args.csv):
+        raise GlissandoError("give a source: --soundfont SF2, --training-banks, --import-sol DIR, --import-nsynth DIR or --csv FILE")
     instruments = {"default": DEFAULT_INSTRUMENTS, "paper": PAPER_INSTRUMENTS}.get(args.preset, DEFAULT_INSTRUMENTS)
     if args.instruments:
         instruments = [s.strip() for s in args.instruments.split(",") if s.strip()]
@@ -57,14 +67,30 @@ def cmd_make_dataset(args) -> int:
         bar.write(f"warning: {msg}")
 
     try:
-        ds = build_dataset(Path(args.out), soundfont=args.soundfont, instruments=instruments,
+        ds = build_dataset(Path(args.out), soundfont=fonts, instruments=instruments,
                            dynamics=[d.strip() for d in args.dynamics.split(",")], sol_folder=args.import_sol,
-                           nsynth_folder=args.import_nsynth, csv_file=args.csv, warn=warn, progress=bar)
+                           nsynth_folder=args.import_nsynth, csv_file=args.csv, variations=args.variations,
+                           frames_per_note=args.frames_per_note, warn=warn, progress=bar)
     finally:
         bar.close()
     labeled = sum(1 for n in ds.notes if not n.silent)
     print(f"{args.out}: {labeled} notes, {len(ds.frames)} frames; skipped {len(ds.skipped)} file(s)")
+    for name in ds.collections():
+        mine = [n for n in ds.notes if n.collection == name and n.variation is None]
+        insts = sorted({n.instrument for n in mine if n.instrument})
+        print(f"  {name}: {len(mine)} notes of {len(insts)} instruments")
     return 0
+
+
+def _train_config(args):
+    from .training.train import TrainConfig
+
+    cfg = TrainConfig(epochs=args.epochs, seed=args.seed, batch_size=args.batch_size, augment=not args.no_augment,
+                      exclude_collections=list(getattr(args, "leave_out", None) or []))
+    cfg.augment_config["shift_probability"] = args.transpose
+    if args.beta_max is not None:
+        cfg.beta_max = args.beta_max
+    return cfg
 
 
 def cmd_train(args) -> int:
@@ -75,17 +101,16 @@ def cmd_train(args) -> int:
         overrides["signal_hidden"] = args.hidden
     if args.symbol_hidden:
         overrides["symbol_hidden"] = args.symbol_hidden
-    cfg = TrainConfig(epochs=args.epochs, seed=args.seed, batch_size=args.batch_size, augment=not args.no_augment)
-    if args.beta_max is not None:
-        cfg.beta_max = args.beta_max
+    overrides.update(arch=args.arch, dropout=args.dropout)
+    cfg = _train_config(args)
     bar = _Bar("step")
 
     def on_epoch(epoch: int, record: dict) -> None:
-        acc = record.get("held_out_signal_to_symbol", {})
+        acc = record.get("validation_signal_to_symbol", {})
         accs = " ".join(f"{k}={v:.3f}" for k, v in acc.items() if v is not None)
         bar.write(f"epoch {epoch}: loss={record['loss']:.1f} rec_signal={record['rec_signal']:.1f} "
                   f"rec_symbol={record.get('rec_symbol', float('nan')):.3f} cross_kl={record.get('cross_kl', float('nan')):.2f} "
-                  f"beta={record['beta']:.2f} | held-out {accs}")
+                  f"beta={record['beta']:.2f} | validation {accs}")
 
     try:
         path = train(args.data, args.out, cfg, overrides, device=args.device, resume=args.resume, progress=bar,
@@ -100,6 +125,45 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_loso(args) -> int:
+    from .training.loso import leave_one_source_out
+
+    overrides = {"arch": args.arch, "dropout": args.dropout}
+    if args.hidden:
+        overrides["signal_hidden"] = args.hidden
+    bar = _Bar("step")
+
+    def report(source: str, result: dict) -> None:
+        acc = result["notes"]
+        mel = result.get("melodies", {})
+        f1 = f" melody F1 {np.mean([m['f1'] for m in mel.values()]):.3f}" if mel else ""
+        bar.write(f"without {source}: pitch {acc['pitch']:.1%} octave {acc['octave']:.1%} dynamics {acc['dynamics']:.1%} "
+                  f"instrument {acc['instrument']:.1%} ({acc['notes']} notes){f1}")
+
+    import numpy as np
+
+    try:
+        result = leave_one_source_out(args.data, args.out, _train_config(args), overrides, sources=args.sources,
+                                      melodies=not args.no_melodies, device=args.device, progress=bar, on_result=report)
+    finally:
+        bar.close()
+    path = Path(args.out) / "loso.json"
+    from .jobs import atomic_write
+
+    with atomic_write(path) as tmp:
+        Path(tmp).write_text(json.dumps(result, indent=1))
+    print(f"leave-one-source-out results written to {path}")
+    return 0
+
+
+def cmd_model_card(args) -> int:
+    from .training.card import write_model_card
+
+    path = write_model_card(args.model, args.evaluation, args.loso, args.output, command=args.command)
+    print(f"model card written to {path}")
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     from .data.store import load_dataset
     from .models.modelfile import load_model
@@ -110,9 +174,11 @@ def cmd_evaluate(args) -> int:
     if args.notes:
         from .training.evaluate import note_accuracy
 
-        result = {"model": str(loaded.path), "data": str(dataset.path), "note_accuracy": note_accuracy(loaded, dataset)}
-        acc = result["note_accuracy"]
-        print(f"{acc['notes']} notes of {dataset.path}, transcribed note by note:")
+        if args.source and args.source not in dataset.collections():
+            raise GlissandoError(f"{dataset.path}: no notes from {args.source} (it holds {', '.join(dataset.collections())})")
+        acc = note_accuracy(loaded, dataset, collections=[args.source] if args.source else None)
+        result = {"model": str(loaded.path), "data": str(dataset.path), "source": args.source, "note_accuracy": acc}
+        print(f"{acc['notes']} notes of {dataset.path}{' from ' + args.source if args.source else ''}, transcribed note by note:")
         for key in ("pitch", "pitch_class", "octave", "dynamics", "instrument"):
             print(f"  {key:12} {'-' if acc.get(key) is None else format(acc[key], '.1%')}")
     else:
@@ -251,10 +317,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("make-dataset", help="render or import notes and extract their frames")
-    d.add_argument("--soundfont", type=Path, help="render isolated notes from this SF2")
+    d.add_argument("--soundfont", type=Path, action="append",
+                   help="render isolated notes from this SF2 (repeat for several banks: one data set, each note keeps its bank)")
+    d.add_argument("--training-banks", action="store_true",
+                   help="render from the four banks allowed for training: FluidR3_GM, the csound GM bank, TimGM6mb, GeneralUser GS")
+    d.add_argument("--variations", type=int, default=0,
+                   help="augmented renderings per SoundFont note: vibrato, room, EQ, noise (default 0)")
+    d.add_argument("--frames-per-note", type=int, default=24, help="sustained frames kept per note (default 24)")
     d.add_argument("--instruments", help="comma-separated instrument names (default: the preset's)")
     d.add_argument("--preset", choices=["default", "paper"], default="default",
-                   help="default: 11 orchestral instruments; paper: flute, violin, alto sax, trumpet, piano")
+                   help="default: 14 orchestral instruments; paper: flute, violin, alto sax, trumpet, piano")
     d.add_argument("--dynamics", default="pp,mf,ff", help="dynamics to render (default pp,mf,ff)")
     d.add_argument("--import-sol", type=Path, help="a folder of SOL / TinySOL-named audio files")
     d.add_argument("--import-nsynth", type=Path, help="an NSynth folder (examples.json + audio/)")
@@ -262,20 +334,47 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", type=Path, required=True)
     d.set_defaults(func=cmd_make_dataset)
 
+    from .models.vae import ARCHITECTURES
+
+    def training_options(parser):
+        parser.add_argument("--data", type=Path, required=True, nargs="+",
+                            help="data set folder(s); several are combined (same spectral settings and dynamics)")
+        parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+        parser.add_argument("--arch", choices=ARCHITECTURES, default="conv",
+                            help="signal encoder: conv (harmonic-stack convolutions, default) or the paper's MLP")
+        parser.add_argument("--epochs", type=int, default=60)
+        parser.add_argument("--batch-size", type=int, default=256)
+        parser.add_argument("--hidden", type=int, help="signal VAE hidden units (paper: 2000)")
+        parser.add_argument("--beta-max", type=float, help="final weight of the KL terms after warm-up")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--no-augment", action="store_true", help="no frame augmentation during training")
+        parser.add_argument("--transpose", type=float, default=0.5,
+                            help="share of training frames transposed by up to 2 semitones, relabelled (default 0.5)")
+        parser.add_argument("--dropout", type=float, default=0.2, help="dropout in the conv encoder's head (default 0.2)")
+
     t = sub.add_parser("train", help="train a cross-modal model on a data set")
-    t.add_argument("--data", type=Path, required=True)
+    training_options(t)
     t.add_argument("--out", type=Path, required=True, help="model folder (model.safetensors, checkpoint.pt)")
-    t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    t.add_argument("--epochs", type=int, default=60)
-    t.add_argument("--batch-size", type=int, default=256)
-    t.add_argument("--hidden", type=int, help="signal VAE hidden units (paper: 2000)")
     t.add_argument("--symbol-hidden", type=int, help="symbol VAE hidden units (paper: 800)")
-    t.add_argument("--beta-max", type=float, help="final weight of the KL terms after warm-up")
-    t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, help="CPU threads for torch")
-    t.add_argument("--no-augment", action="store_true")
+    t.add_argument("--leave-out", action="append", metavar="SOURCE", help="train without this sample set (repeatable)")
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     t.set_defaults(func=cmd_train)
+
+    lo = sub.add_parser("loso", help="leave-one-source-out: train without each sample set, evaluate on it")
+    training_options(lo)
+    lo.add_argument("--out", type=Path, required=True, help="folder: one model per left-out source, and loso.json")
+    lo.add_argument("--sources", nargs="+", help="only these sources (default: every source of the data)")
+    lo.add_argument("--no-melodies", action="store_true", help="skip the melody transcription (note F1)")
+    lo.set_defaults(func=cmd_loso)
+
+    mc = sub.add_parser("model-card", help="write a model's MODEL_CARD.md from evaluate --json and loso outputs")
+    mc.add_argument("--model", required=True)
+    mc.add_argument("--evaluation", type=Path, required=True, help="JSON from 'glissando evaluate --json'")
+    mc.add_argument("--loso", type=Path, help="loso.json from 'glissando loso'")
+    mc.add_argument("--command", help="the command that rebuilds the model, for the card")
+    mc.add_argument("-o", "--output", type=Path, required=True)
+    mc.set_defaults(func=cmd_model_card)
 
     e = sub.add_parser("evaluate", help="the paper's metrics on a data set's held-out split")
     e.add_argument("--model", required=True)
@@ -284,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-baseline", action="store_true")
     e.add_argument("--notes", action="store_true",
                    help="instead: note-level transcription accuracy over every note of DATA (for data the model never saw)")
+    e.add_argument("--source", help="with --notes: only the notes of this sample set")
     e.set_defaults(func=cmd_evaluate)
 
     def audio_out(parser):

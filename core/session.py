@@ -7,7 +7,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .data.labels import FAMILIES, SILENT, midi_to_labels, note_name
+from .data.labels import FAMILIES, INSTRUMENTS, SILENT, midi_to_labels, note_name
 from .jobs import GlissandoError
 from .models.modelfile import LoadedModel, load_model
 from .training.train import pick_device
@@ -55,14 +55,20 @@ class ModelSession:
     def dynamics(self) -> list[str]:
         return [d for d in self.vocabulary["dynamics"] if d != SILENT]
 
+    @property
+    def missing_instruments(self) -> list[str]:
+        """Instruments Glissando knows that this model was not trained on (a model from an older
+        vocabulary, or one trained on a few instruments)."""
+        return self.loaded.missing_instruments
+
     def instrument_range(self, instrument: str) -> tuple[int, int]:
         lo, hi = self.loaded.instrument_ranges.get(instrument, (21, 108))
         return int(lo), int(hi)
 
     def check_note(self, midi: int, dynamics: str, instrument: str) -> None:
         if instrument not in self.instruments:
-            raise GlissandoError(f"{self.path}: the model does not know the instrument {instrument!r} "
-                                 f"(it knows {', '.join(self.instruments)})")
+            why = "was trained without" if instrument in INSTRUMENTS else "does not know the instrument"
+            raise GlissandoError(f"{self.path}: the model {why} {instrument!r} (it knows {', '.join(self.instruments)})")
         if dynamics not in self.dynamics:
             raise GlissandoError(f"{self.path}: the model does not know the dynamic {dynamics!r} (it knows {', '.join(self.dynamics)})")
         lo, hi = self.instrument_range(instrument)

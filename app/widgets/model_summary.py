@@ -20,7 +20,9 @@ class ModelSummary(QLabel):
         training = info.get("training", {})
         ranges = info.get("instrument_ranges", {})
         history = training.get("history") or [{}]
-        held = history[-1].get("held_out_signal_to_symbol", {})
+        # Older models recorded held-out accuracy per epoch; newer ones validation accuracy, of the kept epoch.
+        kept = next((r for r in reversed(history) if r.get("best")), history[-1])
+        held = kept.get("validation_signal_to_symbol", kept.get("held_out_signal_to_symbol", {}))
         rows = "".join(f"<tr><td>{name.replace('_', ' ')}</td><td>{lo}–{hi}</td></tr>" for name, (lo, hi) in sorted(ranges.items()))
         accs = ", ".join(f"{k.replace('_', ' ')} {v:.1%}" for k, v in held.items() if v is not None)
         where = f" on {device}" if device else ""
@@ -31,6 +33,8 @@ class ModelSummary(QLabel):
             f"<p>{loaded.config.latent_dim}-d shared latent space, trained on {training.get('notes', '?')} notes "
             f"for {training.get('epochs', '?')} epochs ({training.get('device', '?')}).</p>"
             f"<p>Held-out signal→symbol accuracy: {accs or 'not recorded'}</p>"
+            + (f"<p>Not trained on: {', '.join(i.replace('_', ' ') for i in loaded.missing_instruments)}</p>"
+               if loaded.missing_instruments else "") +
             f"<table><tr><th align=left>instrument</th><th align=left>MIDI range</th></tr>{rows}</table>"
             f"{card_link}<p style='color:gray'>{loaded.path}</p>"
         )

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import csv
 import json
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -14,7 +15,7 @@ from ..spectral import SpectralConfig, load_audio
 from .frames import FRAMES_PER_NOTE, FrameCache, file_identity, note_frames
 from .labels import (DEFAULT_INSTRUMENTS, DYNAMICS_VELOCITY, INSTRUMENTS, SOL_ABBREVIATIONS, canonical_dynamics,
                      parse_note, velocity_to_dynamics)
-from .soundfont import SoundFontRenderer
+from .soundfont import NOTE_TOTAL_SAMPLES, SoundFontRenderer, source_name
 from .store import Dataset, NoteRecord, save_dataset
 
 AUDIO_SUFFIXES = {".wav", ".aif", ".aiff", ".flac", ".ogg"}
@@ -60,20 +61,47 @@ def _file_note(path: Path, record: NoteRecord) -> PendingNote:
     return PendingNote(record, file_identity(path), lambda: load_audio(path))
 
 
-def soundfont_notes(soundfont: Path, instruments: Iterable[str], dynamics: Iterable[str], warn: WarnFn) -> list[PendingNote]:
+def soundfont_notes(soundfont: Path, instruments: Iterable[str], dynamics: Iterable[str], warn: WarnFn,
+                    variations: int = 0) -> list[PendingNote]:
+    """Every note of each instrument's full range at each dynamic, plus ``variations`` augmented
+    renderings of each (vibrato, room, colouring, noise: see variation.py). An instrument the bank
+    has no preset for is reported and left out; the bank's other instruments still build."""
+    from .variation import apply_variation, draw_variation, pitch_contour
+
     renderer = SoundFontRenderer(soundfont)
-    instruments = list(instruments)
-    renderer.check_instruments(instruments)
+    collection = source_name(soundfont)
+    unknown = [n for n in instruments if n not in INSTRUMENTS]
+    if unknown:
+        raise GlissandoError(f"unknown instrument {unknown[0]!r} (known: {', '.join(sorted(INSTRUMENTS))})")
     pending = []
     for name in instruments:
         inst = INSTRUMENTS[name]
+        if not renderer.has_program(inst.gm_program):
+            warn(f"{soundfont}: no preset for {name} (GM program {inst.gm_program + 1}); {name} comes from the other sources")
+            continue
         for midi in range(inst.low, inst.high + 1):
             for dyn in dynamics:
                 velocity = DYNAMICS_VELOCITY[canonical_dynamics(dyn)]
-                record = NoteRecord(source=f"{soundfont.name}:{inst.gm_program}:{midi}:{velocity}", midi=midi,
-                                    dynamics=dyn, instrument=name, extra={"soundfont": soundfont.name})
-                pending.append(PendingNote(record, renderer.identity(inst.gm_program, midi, velocity),
-                                           lambda p=inst.gm_program, m=midi, v=velocity: renderer.render_note(p, m, v)))
+                ident = renderer.identity(inst.gm_program, midi, velocity)
+                for k in range(variations + 1):
+                    record = NoteRecord(source=f"{soundfont.name}:{inst.gm_program}:{midi}:{velocity}", midi=midi,
+                                        dynamics=dyn, instrument=name, extra={"soundfont": soundfont.name},
+                                        collection=collection)
+                    if k == 0:
+                        load = (lambda p=inst.gm_program, m=midi, v=velocity: renderer.render_note(p, m, v))
+                        pending.append(PendingNote(record, ident, load))
+                        continue
+                    # One seed per (bank, note, dynamic, k): the same variation every rebuild, a different
+                    # one for every note.
+                    seed = zlib.crc32(f"{collection}:{name}:{midi}:{dyn}:{k}".encode())
+                    var = draw_variation(seed)
+                    record.variation = seed
+
+                    def load(p=inst.gm_program, m=midi, v=velocity, var=var):
+                        sr = renderer.sample_rate
+                        audio = renderer.render_note(p, m, v, bend_cents=pitch_contour(var, NOTE_TOTAL_SAMPLES, sr))
+                        return apply_variation(audio, var, sr)
+                    pending.append(PendingNote(record, {**ident, "variation": var.to_dict()}, load))
     return pending
 
 
@@ -86,6 +114,7 @@ def sol_notes(folder: Path, warn: WarnFn) -> list[PendingNote]:
             warn(f"skipped {path}: {str(exc).split(': ', 1)[1]}")
             continue
         record.source = str(path)
+        record.collection = "SOL"
         pending.append(_file_note(path, record))
     return pending
 
@@ -103,7 +132,8 @@ def nsynth_notes(folder: Path, warn: WarnFn) -> list[PendingNote]:
         path = folder / "audio" / f"{key}.wav"
         try:
             record = NoteRecord(source=str(path), midi=int(ex["pitch"]), dynamics=velocity_to_dynamics(int(ex["velocity"])),
-                                instrument=str(ex.get("instrument_family_str") or ex["instrument_family"]))
+                                instrument=str(ex.get("instrument_family_str") or ex["instrument_family"]),
+                                collection="NSynth")
         except (KeyError, TypeError, ValueError) as exc:
             warn(f"skipped {key}: incomplete NSynth entry ({exc})")
             continue
@@ -135,11 +165,12 @@ def csv_notes(csv_path: Path, warn: WarnFn) -> list[PendingNote]:
             warn(f"skipped {csv_path}:{line} ({row['file']}): {exc}")
             continue
         inst = (row.get("instrument") or "").strip() or None
-        pending.append(_file_note(path, NoteRecord(source=str(path), midi=midi, dynamics=dyn, instrument=inst)))
+        pending.append(_file_note(path, NoteRecord(source=str(path), midi=midi, dynamics=dyn, instrument=inst,
+                                                   collection=csv_path.stem)))
     return pending
 
 
-def silence_frames(count: int, n_bins: int, config: SpectralConfig, seed: int = 0) -> list[np.ndarray]:
+def silence_frames(notes: int, n_bins: int, config: SpectralConfig, seed: int = 0, count: int = FRAMES_PER_NOTE) -> list[np.ndarray]:
     """Frames of silence and faint noise, labelled silent in every family so rests are representable."""
     from ..spectral import NSGTransform
     from .frames import BLOCK_LENGTH
@@ -147,14 +178,14 @@ def silence_frames(count: int, n_bins: int, config: SpectralConfig, seed: int = 
     rng = np.random.default_rng(seed)
     transform = NSGTransform.for_length(BLOCK_LENGTH, config)
     out = []
-    for i in range(count):
+    for i in range(notes):
         level = 0.0 if i == 0 else 10 ** rng.uniform(-5, -3)  # -100 .. -60 dBFS
         noise = rng.standard_normal(BLOCK_LENGTH) * level
         if i % 2:  # pink-ish noise as well as white: rooms hum low
             noise = np.cumsum(noise) * 0.05
             noise -= noise.mean()
         frames = transform.log_frames(noise)
-        idx = np.linspace(0, len(frames) - 1, FRAMES_PER_NOTE).round().astype(int)
+        idx = np.linspace(0, len(frames) - 1, count).round().astype(int)
         out.append(frames[idx].astype(np.float16))
     return out
 
@@ -162,24 +193,35 @@ def silence_frames(count: int, n_bins: int, config: SpectralConfig, seed: int = 
 def build_dataset(
     out: Path,
     *,
-    soundfont: Optional[Path] = None,
+    soundfont: Optional[Path | Sequence[Path]] = None,
     instruments: Iterable[str] = DEFAULT_INSTRUMENTS,
     dynamics: Iterable[str] = ("pp", "mf", "ff"),
     sol_folder: Optional[Path] = None,
     nsynth_folder: Optional[Path] = None,
     csv_file: Optional[Path] = None,
     silent_notes: int = 40,
+    variations: int = 0,
+    frames_per_note: int = FRAMES_PER_NOTE,
     config: SpectralConfig = SpectralConfig(),
     cache: Optional[FrameCache] = None,
     warn: WarnFn = lambda msg: None,
     progress: ProgressFn = no_progress,
     cancel: Optional[CancelFn] = None,
 ) -> Dataset:
-    """Render or import every note, extract its sustained frames (cached) and save the data set."""
+    """Render or import every note, extract its sustained frames (cached) and save the data set.
+
+    ``soundfont`` may name several banks: their notes make one data set, each note remembering its
+    bank as its collection. ``variations`` augmented renderings of every SoundFont note are added."""
     cache = cache or FrameCache()
     pending: list[PendingNote] = []
-    if soundfont:
-        pending += soundfont_notes(Path(soundfont), instruments, list(dynamics), warn)
+    fonts = [soundfont] if isinstance(soundfont, (str, Path)) else list(soundfont or [])
+    names = [source_name(f) for f in fonts]
+    if len(set(names)) < len(names):
+        raise GlissandoError(f"two SoundFonts share the name {max(names, key=names.count)!r}: their notes could not be told apart")
+    instruments = list(instruments)
+    dynamics = list(dynamics)
+    for font in fonts:
+        pending += soundfont_notes(Path(font), instruments, dynamics, warn, variations)
     if sol_folder:
         pending += sol_notes(Path(sol_folder), warn)
     if nsynth_folder:
@@ -191,7 +233,8 @@ def build_dataset(
     for i, note in enumerate(pending):
         check_cancel(cancel)
         try:
-            f = cache.get_or_compute(note.identity, config, FRAMES_PER_NOTE, lambda n=note: note_frames(n.load(), config))
+            f = cache.get_or_compute(note.identity, config, frames_per_note,
+                                     lambda n=note: note_frames(n.load(), config, frames_per_note))
         except (GlissandoError, OSError) as exc:
             msg = str(exc)
             if not msg.startswith(note.record.source):
@@ -206,7 +249,7 @@ def build_dataset(
         raise GlissandoError("no usable note: every source was skipped or none was given" +
                              (f" ({len(skipped)} skipped)" if skipped else ""))
     n_bins = frames[0].shape[1]
-    for f in silence_frames(silent_notes, n_bins, config):
+    for f in silence_frames(silent_notes, n_bins, config, count=frames_per_note):
         notes.append(NoteRecord(source="silence", silent=True))
         frames.append(f)
     return save_dataset(Path(out), config, notes, frames, skipped)

@@ -24,7 +24,7 @@ _NOTE_RE = re.compile(r"^([A-Ga-g])([#b]?)(-?\d)$")
 class Instrument:
     name: str
     gm_program: int  # 0-based General MIDI program
-    low: int  # usual range, MIDI notes inclusive
+    low: int  # full playing range, MIDI notes inclusive (orchestration references' written-to-sounding)
     high: int
     sol: tuple[str, ...] = ()
 
@@ -33,23 +33,25 @@ INSTRUMENTS = {
     i.name: i
     for i in [
         Instrument("piano", 0, 21, 108, ("Pno", "Pn")),
-        Instrument("violin", 40, 55, 100, ("Vn",)),
-        Instrument("viola", 41, 48, 88, ("Va",)),
-        Instrument("cello", 42, 36, 81, ("Vc",)),
+        Instrument("violin", 40, 55, 105, ("Vn",)),
+        Instrument("viola", 41, 48, 91, ("Va",)),
+        Instrument("cello", 42, 36, 84, ("Vc",)),
         Instrument("contrabass", 43, 28, 67, ("Cb",)),
-        Instrument("trumpet", 56, 54, 86, ("TpC", "Tp")),
-        Instrument("trombone", 57, 40, 77, ("TbTb", "Tb")),
-        Instrument("french_horn", 60, 35, 77, ("Hn",)),
+        Instrument("trumpet", 56, 52, 86, ("TpC", "Tp")),
+        Instrument("trombone", 57, 34, 77, ("TbTb", "Tb")),
+        Instrument("tuba", 58, 26, 65, ("BTb", "Tba")),
+        Instrument("french_horn", 60, 34, 77, ("Hn",)),
         Instrument("alto_sax", 65, 49, 81, ("ASax",)),
-        Instrument("oboe", 68, 58, 93, ("Ob",)),
-        Instrument("bassoon", 70, 34, 75, ("Bn",)),
-        Instrument("clarinet", 71, 50, 91, ("ClBb",)),
-        Instrument("flute", 73, 60, 96, ("Fl",)),
+        Instrument("oboe", 68, 58, 94, ("Ob",)),
+        Instrument("bassoon", 70, 34, 77, ("Bn",)),
+        Instrument("clarinet", 71, 50, 94, ("ClBb",)),
+        Instrument("flute", 73, 59, 98, ("Fl",)),
     ]
 }
 SOL_ABBREVIATIONS = {abbr: inst.name for inst in INSTRUMENTS.values() for abbr in inst.sol}
 PAPER_INSTRUMENTS = ["flute", "violin", "alto_sax", "trumpet", "piano"]
-DEFAULT_INSTRUMENTS = PAPER_INSTRUMENTS + ["clarinet", "oboe", "bassoon", "french_horn", "trombone", "cello"]
+DEFAULT_INSTRUMENTS = PAPER_INSTRUMENTS + ["clarinet", "oboe", "bassoon", "french_horn", "trombone", "cello",
+                                           "viola", "contrabass", "tuba"]
 
 
 def parse_note(name: str) -> int:

@@ -18,7 +18,7 @@ from ..jobs import GlissandoError
 from ..spectral import SpectralConfig
 from .labels import FAMILIES, SILENT, midi_to_labels
 
-DATASET_FORMAT = 1
+DATASET_FORMAT = 2  # 2: notes carry their collection and variation
 
 
 @dataclass
@@ -29,6 +29,11 @@ class NoteRecord:
     instrument: Optional[str] = None
     silent: bool = False
     extra: dict = field(default_factory=dict)
+    # The sample set the note comes from (a SoundFont's name, "SOL", "NSynth", a CSV's name): what
+    # leave-one-source-out evaluation holds out.
+    collection: str = ""
+    # The seed of the audio augmentation this rendering went through; None for the plain note.
+    variation: Optional[int] = None
 
     def labels(self) -> dict[str, Optional[str]]:
         """Family -> label string; None where the label is unknown (semi-supervised frames)."""
@@ -50,6 +55,9 @@ class Dataset:
     def frame_labels(self, family: str) -> list[Optional[str]]:
         per_note = [n.labels()[family] for n in self.notes]
         return [per_note[i] for i in self.frame_note]
+
+    def collections(self) -> list[str]:
+        return sorted({n.collection for n in self.notes if not n.silent and n.collection})
 
     def vocabulary(self, family: str) -> list[str]:
         return sorted({lab for n in self.notes if (lab := n.labels()[family]) is not None and lab != SILENT})
@@ -82,9 +90,34 @@ def load_dataset(path: str | Path) -> Dataset:
         frame_note = np.load(path / "frame_note.npy", allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise GlissandoError(f"{path}: the data set is damaged ({exc})") from None
-    if meta.get("format") != DATASET_FORMAT:
+    if meta.get("format") not in (1, DATASET_FORMAT):
         raise GlissandoError(f"{path}: data set format {meta.get('format')} is not supported (expected {DATASET_FORMAT})")
     notes = [NoteRecord(**n) for n in meta["notes"]]
+    for n in notes:  # format 1 named a SoundFont note's bank only in its extra
+        if not n.collection and not n.silent:
+            n.collection = Path(n.extra.get("soundfont", "")).stem
     if len(frames) == 0 or len(frames) != len(frame_note):
         raise GlissandoError(f"{path}: the data set holds no usable note")
     return Dataset(path, SpectralConfig.from_dict(meta["spectral"]), notes, frames, frame_note, meta.get("skipped", []))
+
+
+def combine_datasets(datasets: list[Dataset]) -> Dataset:
+    """Several data sets trained as one. Their spectral settings must agree (frames of another rate or
+    resolution are other features), and so must their dynamics, which name loudness steps of one scale."""
+    first = datasets[0]
+    if len(datasets) == 1:
+        return first
+    notes, frames, frame_note, skipped = [], [], [], []
+    for ds in datasets:
+        if ds.spectral != first.spectral:
+            a, b = first.spectral.to_dict(), ds.spectral.to_dict()
+            diff = ", ".join(f"{k} {a[k]} vs {b.get(k)}" for k in a if a[k] != b.get(k))
+            raise GlissandoError(f"{first.path} and {ds.path}: different spectral settings ({diff}); rebuild one of them")
+        if ds.vocabulary("dynamics") != first.vocabulary("dynamics"):
+            raise GlissandoError(f"{first.path} and {ds.path}: different dynamics labels "
+                                 f"({', '.join(first.vocabulary('dynamics'))} vs {', '.join(ds.vocabulary('dynamics'))})")
+        frame_note.append(ds.frame_note + len(notes))
+        notes += ds.notes
+        frames.append(ds.frames)
+        skipped += ds.skipped
+    return Dataset(first.path, first.spectral, notes, np.concatenate(frames), np.concatenate(frame_note), skipped)

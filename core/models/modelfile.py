@@ -73,6 +73,14 @@ class LoadedModel:
     def instrument_ranges(self) -> dict[str, list[int]]:
         return self.info.get("instrument_ranges", {})
 
+    @property
+    def missing_instruments(self) -> list[str]:
+        """Instruments Glissando knows that this model was not trained on (an older vocabulary, or a
+        model of a few instruments): said in the app's model panel and in refusals."""
+        from ..data.labels import INSTRUMENTS
+
+        return [i for i in INSTRUMENTS if i not in self.config.vocabulary.get("instrument", [])]
+
 
 def read_metadata(path: Path) -> dict:
     """The model's metadata, checked, without reading the weights."""

@@ -19,6 +19,11 @@ class AugmentConfig:
     eq_db: float = 1.5  # smooth random colouring: rooms and microphones
     detune_bins: float = 0.6  # 48 bins/octave: 0.6 bin = 15 cents, well inside a semitone
     noise_db: tuple = (-90.0, -50.0)
+    # Transposition by whole semitones, relabelled: an instrument is then heard at pitches next to
+    # the ones its samples sit at, so its timbre cannot be learnt as "this spectrum at this pitch"
+    # (and a pitch at the edge of one instrument's range is seen on its neighbours').
+    shift_probability: float = 0.0
+    shift_semitones: int = 2
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -52,3 +57,30 @@ def augment_frames(frames: torch.Tensor, cfg: AugmentConfig, log_floor: float, b
     out = torch.log(mag + log_floor)
     keep = torch.rand((b, 1), generator=generator, device=dev) >= cfg.probability
     return torch.where(keep, frames, out)
+
+
+def transpose_frames(frames: torch.Tensor, labels: torch.Tensor, octave_values: torch.Tensor, cfg: AugmentConfig,
+                     bins_per_semitone: int, floor_value: float, generator: torch.Generator | None = None):
+    """Shift a random share of the frames by up to ``cfg.shift_semitones`` along the constant-Q axis and
+    move their pitch labels with them. ``octave_values``: the octave (as a number) of each octave
+    class, -100 for the silent class. Rows whose new pitch has no octave class, or that are silent or
+    unlabelled, stay as they are."""
+    b, n = frames.shape
+    dev = frames.device
+    k = torch.randint(-cfg.shift_semitones, cfg.shift_semitones + 1, (b,), generator=generator, device=dev)
+    k = torch.where(torch.rand(b, generator=generator, device=dev) < cfg.shift_probability, k, torch.zeros_like(k))
+    pc, octv = labels[:, 0], labels[:, 1]
+    labelled = (pc >= 0) & (pc < 12) & (octv >= 0)
+    octave = octave_values[octv.clamp(min=0)]
+    midi = (octave + 1) * 12 + pc + k
+    new_oct = torch.div(midi, 12, rounding_mode="floor") - 1
+    match = (octave_values.unsqueeze(0) == new_oct.unsqueeze(1))
+    ok = labelled & (octave > -100) & match.any(1) & (k != 0)
+    k = torch.where(ok, k, torch.zeros_like(k))
+    src = torch.arange(n, device=dev).unsqueeze(0) - (k * bins_per_semitone).unsqueeze(1)
+    inside = (src >= 0) & (src < n)
+    shifted = torch.where(inside, frames.gather(1, src.clamp(0, n - 1)), torch.full_like(frames, floor_value))
+    new_labels = labels.clone()
+    new_labels[:, 0] = torch.where(ok, torch.remainder(midi, 12), pc)
+    new_labels[:, 1] = torch.where(ok, match.float().argmax(1), octv)
+    return shifted, new_labels

@@ -14,12 +14,12 @@ import numpy as np
 import torch
 
 from ..data.labels import FAMILIES
-from ..data.store import Dataset, load_dataset
+from ..data.store import Dataset, combine_datasets, load_dataset
 from ..jobs import CancelFn, Cancelled, GlissandoError, ProgressFn, atomic_write, check_cancel, no_progress
 from ..models.modelfile import MODEL_FILENAME, save_model
 from ..models.vae import CrossModalVAE, ModelConfig
 from .arrays import split_arrays, vocabulary_for
-from .augment import AugmentConfig, augment_frames
+from .augment import AugmentConfig, augment_frames, transpose_frames
 
 CHECKPOINT_FILENAME = "checkpoint.pt"
 EpochFn = Callable[[int, dict], None]
@@ -36,7 +36,10 @@ class TrainConfig:
     # FluidR3 notes pitch class stalls near chance; 0.1 reaches 97% in a few epochs.
     beta_max: float = 0.1
     seed: int = 0
-    held_out: float = 0.2
+    held_out: float = 0.15  # test share of the (instrument, pitch) groups
+    validation: float = 0.1  # validation share: chooses the epoch whose weights are kept
+    # Sample sets left out of training entirely (leave-one-source-out evaluation).
+    exclude_collections: list = field(default_factory=list)
     augment: bool = True
     augment_config: dict = field(default_factory=lambda: AugmentConfig().to_dict())
 
@@ -82,8 +85,9 @@ def latent_projection(model: CrossModalVAE, x: torch.Tensor, y: torch.Tensor, ma
             "point_labels": y[pick].to(torch.int16)}
 
 
-def _save_checkpoint(path: Path, model, optimizer, epoch: int, history: list, train_cfg: TrainConfig, elapsed: float) -> None:
-    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+def _save_checkpoint(path: Path, model, optimizer, epoch: int, history: list, train_cfg: TrainConfig, elapsed: float,
+                     best_state: Optional[dict] = None) -> None:
+    state = {"model": model.state_dict(), "best_model": best_state or model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
              "history": json.dumps(history), "train_config": json.dumps(asdict(train_cfg)),
              "model_config": json.dumps(model.config.to_dict()), "elapsed": elapsed,
              "torch_rng": torch.get_rng_state()}
@@ -91,8 +95,19 @@ def _save_checkpoint(path: Path, model, optimizer, epoch: int, history: list, tr
         torch.save(state, tmp)
 
 
+def load_training_data(data) -> Dataset:
+    """One data set from a folder or a list of folders (combined; see combine_datasets)."""
+    paths = [data] if isinstance(data, (str, Path)) else list(data)
+    return combine_datasets([load_dataset(p) for p in paths])
+
+
+def _validation_score(acc: dict) -> float:
+    known = [v for v in acc.values() if v is not None]
+    return float(np.mean(known)) if known else 0.0
+
+
 def train(
-    data: str | Path,
+    data: str | Path | list,
     out: str | Path,
     train_cfg: TrainConfig = TrainConfig(),
     model_overrides: Optional[dict] = None,
@@ -110,7 +125,7 @@ def train(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    dataset = load_dataset(data)
+    dataset = load_training_data(data)
     dev = pick_device(device)
     if threads:
         torch.set_num_threads(threads)
@@ -135,7 +150,13 @@ def train(
             raise GlissandoError(f"{ckpt_path}: the checkpoint was trained on other labels than {data}")
     else:
         config = ModelConfig(n_bins=dataset.frames.shape[1], vocabulary=vocab, **(model_overrides or {}))
-    arrays = split_arrays(dataset, vocab, train_cfg.seed, train_cfg.held_out)
+    missing = sorted(set(train_cfg.exclude_collections) - set(dataset.collections()))
+    if missing:
+        raise GlissandoError(f"{data}: no notes from {', '.join(missing)} to leave out (it holds {', '.join(dataset.collections())})")
+    arrays = split_arrays(dataset, vocab, train_cfg.seed, train_cfg.held_out, train_cfg.validation,
+                          tuple(train_cfg.exclude_collections))
+    if len(arrays.x_train) == 0:
+        raise GlissandoError(f"{data}: nothing left to train on")
     model = CrossModalVAE(config)
     x_train = arrays.x_train
     mean = x_train.mean()
@@ -144,6 +165,7 @@ def train(
     model.to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.learning_rate)
     history: list = []
+    best_state, best_score = None, -1.0
     start_epoch, elapsed = 0, 0.0
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
@@ -151,9 +173,15 @@ def train(
         start_epoch, elapsed = int(checkpoint["epoch"]), float(checkpoint["elapsed"])
         history = json.loads(checkpoint["history"])
         torch.set_rng_state(checkpoint["torch_rng"])
+        if "best_model" in checkpoint and history:
+            best_state = checkpoint["best_model"]
+            best_score = max(_validation_score(r.get("validation_signal_to_symbol", {})) for r in history)
 
     aug_cfg = AugmentConfig(**train_cfg.augment_config)
     x_dev, y_dev = x_train.to(dev), arrays.y_train.to(dev)
+    octave_values = torch.tensor([int(o) if o.isdigit() else -100 for o in vocab["octave"]], device=dev)
+    bins_per_semitone = dataset.spectral.bins_per_octave // 12
+    floor_value = float(np.log(dataset.spectral.log_floor))
     n = len(x_dev)
     steps_per_epoch = math.ceil(n / train_cfg.batch_size)
     total_steps = steps_per_epoch * train_cfg.epochs
@@ -174,6 +202,8 @@ def train(
                 idx = perm[step * train_cfg.batch_size : (step + 1) * train_cfg.batch_size]
                 xb, yb = x_dev[idx], y_dev[idx]
                 if train_cfg.augment:
+                    if aug_cfg.shift_probability > 0:
+                        xb, yb = transpose_frames(xb, yb, octave_values, aug_cfg, bins_per_semitone, floor_value)
                     xb = augment_frames(xb, aug_cfg, dataset.spectral.log_floor, dataset.spectral.bins_per_octave)
                 loss, parts = model.loss(model.normalize(xb), yb, beta_at(epoch + step / steps_per_epoch, train_cfg.warmup_fraction * train_cfg.epochs, train_cfg.beta_max))
                 optimizer.zero_grad(set_to_none=True)
@@ -185,24 +215,36 @@ def train(
             record = {k: v / steps_per_epoch for k, v in sums.items()}
             record["epoch"] = epoch + 1
             record["beta"] = beta_at(epoch + 1, train_cfg.warmup_fraction * train_cfg.epochs, train_cfg.beta_max)
-            record["held_out_signal_to_symbol"] = held_out_accuracy(model, arrays.x_test.to(dev), arrays.y_test.to(dev))
+            x_val, y_val = (arrays.x_val, arrays.y_val) if len(arrays.x_val) else (arrays.x_train[:4096], arrays.y_train[:4096])
+            record["validation_signal_to_symbol"] = held_out_accuracy(model, x_val.to(dev), y_val.to(dev))
+            score = _validation_score(record["validation_signal_to_symbol"])
+            if score >= best_score:
+                best_score, record["best"] = score, True
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             history.append(record)
-            _save_checkpoint(ckpt_path, model, optimizer, epoch + 1, history, train_cfg, time.perf_counter() - t0)
+            _save_checkpoint(ckpt_path, model, optimizer, epoch + 1, history, train_cfg, time.perf_counter() - t0, best_state)
             completed = epoch + 1
             if on_epoch:
                 on_epoch(epoch + 1, record)
     except (KeyboardInterrupt, Cancelled):
         # Weights from part-way through an epoch, counted as the epochs completed: --resume redoes that epoch.
-        _save_checkpoint(ckpt_path, model, optimizer, completed, history[:completed], train_cfg, time.perf_counter() - t0)
+        _save_checkpoint(ckpt_path, model, optimizer, completed, history[:completed], train_cfg, time.perf_counter() - t0,
+                         best_state)
         raise
 
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    best_epoch = max((r["epoch"] for r in history if r.get("best")), default=len(history))
     model.eval()
     info = {
         "instrument_ranges": instrument_ranges(dataset),
         "training": {
-            "data": str(Path(data)), "notes": len(dataset.notes), "frames": int(len(dataset.frames)),
-            "train_frames": int(len(arrays.x_train)), "held_out": train_cfg.held_out, "split_seed": train_cfg.seed,
-            "epochs": train_cfg.epochs, "seconds": round(time.perf_counter() - t0, 1), "device": str(dev),
+            "data": str(data) if isinstance(data, (str, Path)) else [str(p) for p in data],
+            "notes": len(dataset.notes), "frames": int(len(dataset.frames)),
+            "collections": [c for c in dataset.collections() if c not in train_cfg.exclude_collections],
+            "train_frames": int(len(arrays.x_train)), "held_out": train_cfg.held_out, "validation": train_cfg.validation,
+            "split": "instrument_pitch", "split_seed": train_cfg.seed, "test_groups": arrays.test_groups,
+            "epochs": train_cfg.epochs, "best_epoch": best_epoch, "seconds": round(time.perf_counter() - t0, 1), "device": str(dev),
             "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads" if dev.type == "cpu" else torch.cuda.get_device_name(dev),
             "train_config": asdict(train_cfg), "history": history,
         },

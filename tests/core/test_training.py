@@ -32,7 +32,7 @@ def test_model_file_carries_everything(trained, tiny_dataset):
     loaded = load_model(path)
     vocab = loaded.config.vocabulary
     assert vocab["instrument"] == ["flute", "trumpet", "silent"] and vocab["dynamics"] == ["pp", "mf", "ff", "silent"]
-    assert loaded.instrument_ranges == {"flute": [60, 96], "trumpet": [54, 86]}
+    assert loaded.instrument_ranges == {"flute": [59, 98], "trumpet": [52, 86]}
     assert loaded.projection["points"].shape[1] == 3 and loaded.projection["components"].shape == (3, 8)
     assert float(loaded.model.norm_scale) > 0
 

@@ -1,0 +1,142 @@
+"""A model's card, written from the JSON that `glissando evaluate --json` and `glissando loso` print.
+
+Every number in the card comes from those files or from the model file's own metadata, so running
+the generator again on the same inputs gives the same card (a test checks the shipped one).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from ..data.labels import FAMILIES
+from ..jobs import atomic_write
+from ..models.modelfile import read_metadata, resolve_model_path
+
+TARGETS = {"pitch": 0.99, "octave": 0.995, "instrument": 0.95, "dynamics": 0.85, "melody_f1": 0.95}
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
+def _model_section(meta: dict, path: Path) -> list[str]:
+    cfg, info = meta["config"], meta.get("info", {})
+    training = info.get("training", {})
+    vocab = cfg["vocabulary"]
+    insts = [i for i in vocab["instrument"] if i != "silent"]
+    enc = ("harmonic-stack convolutions along the constant-Q axis (7 harmonics, "
+           f"{cfg.get('conv_channels', 16)} channels) and a {cfg['signal_hidden']}-unit head"
+           if cfg.get("arch") == "conv" else f"the paper's MLP, {cfg['signal_layers']} x {cfg['signal_hidden']}")
+    lines = [
+        f"File: `{path.name}` ({path.stat().st_size / 1e6:.1f} MB); config, label vocabulary, normalization, "
+        "instrument ranges and the navigator's 3-D projection are in its metadata.",
+        "",
+        "## Model",
+        "",
+        f"- Signal encoder: {enc} -> {cfg['latent_dim']}-d latent; signal decoder: MLP "
+        f"{cfg['latent_dim']} -> {' -> '.join([str(cfg['signal_hidden'])] * cfg['signal_layers'])} -> {cfg['n_bins']}.",
+        f"- Symbol VAE: MLP {cfg['symbol_layers']} x {cfg['symbol_hidden']} on one-hot pitch class, octave, dynamics and "
+        f"instrument (each with a silent class); cross term {cfg['cross_weight']:g} x KL(q_signal || q_symbol).",
+        f"- Instruments ({len(insts)}): {', '.join(i.replace('_', ' ') for i in insts)}.",
+        f"- Dynamics: {', '.join(d for d in vocab['dynamics'] if d != 'silent')}.",
+        "",
+        "## Data and training",
+        "",
+        f"- Sample sets: {', '.join(training.get('collections', [])) or '?'}; {training.get('notes', '?')} notes "
+        f"({training.get('frames', '?')} frames), {training.get('train_frames', '?')} training frames.",
+        f"- Split by (instrument, pitch): {_pct(training.get('held_out'))} of the groups for test, "
+        f"{_pct(training.get('validation'))} for validation (which picks the epoch kept: "
+        f"{training.get('best_epoch', '?')} of {training.get('epochs', '?')}); seed {training.get('split_seed', '?')}.",
+        f"- Trained for {training.get('seconds', 0) / 60:.1f} min on {training.get('device', '?')} "
+        f"({training.get('hardware', '?')}).",
+    ]
+    ranges = info.get("instrument_ranges", {})
+    if ranges:
+        lines.append("- Ranges (MIDI): " + ", ".join(f"{k.replace('_', ' ')} {lo}-{hi}" for k, (lo, hi) in sorted(ranges.items())) + ".")
+    return lines
+
+
+def _evaluation_section(ev: dict) -> list[str]:
+    lines = ["## On the test groups (instrument and pitch never trained)", "",
+             "Frame-level, as in the paper (`glissando evaluate --json`).", "",
+             "| | log-likelihood | Itakura-Saito |", "|---|---|---|"]
+    for key in ("signal_to_signal", "symbol_to_signal"):
+        if key in ev:
+            lines.append(f"| {key.replace('_', ' ')} | {ev[key]['log_likelihood']:.1f} | {ev[key]['itakura_saito']:.3f} |")
+    cols = [c for c in ("symbol_to_symbol", "signal_to_symbol", "baseline_signal_to_symbol") if c in ev]
+    lines += ["", "| classification | " + " | ".join(c.replace("_to_", " -> ").replace("_", " ") for c in cols) + " |",
+              "|---" * (len(cols) + 1) + "|"]
+    for f in FAMILIES:
+        lines.append(f"| {f.replace('_', ' ')} | " + " | ".join(_pct(ev[c].get(f)) for c in cols) + " |")
+    lines += ["", "Baseline: the paper's PCA (latent size) + MLP, same split, epochs and frame augmentation."]
+    return lines
+
+
+def _loso_section(loso: dict) -> list[str]:
+    sources = loso["sources"]
+    lines = ["## Leave one source out: sounds the model never heard", "",
+             "For each sample set, a model trained without it transcribes that set's notes (posteriors averaged "
+             "over each note) and melodies rendered from it (mir_eval note F1, onsets within 50 ms). "
+             f"Same settings as the shipped model except {loso['train_config'].get('epochs')} epochs "
+             "(`glissando loso`).", "",
+             "| left out | notes | pitch | pitch class | octave | dynamics | instrument | melody F1 | melodies: instrument |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, r in sources.items():
+        a = r["notes"]
+        mel = r.get("melodies") or {}
+        f1 = np.mean([m["f1"] for m in mel.values()]) if mel else None
+        named = np.mean([m["instrument"] for m in mel.values()]) if mel else None
+        lines.append(f"| {name} | {a['notes']} | {_pct(a['pitch'])} | {_pct(a['pitch_class'])} | {_pct(a['octave'])} | "
+                     f"{_pct(a['dynamics'])} | {_pct(a['instrument'])} | {'-' if f1 is None else f'{f1:.3f}'} | {_pct(named)} |")
+    insts = sorted({i for r in sources.values() for i in r["notes"]["per_instrument"]})
+    lines += ["", "Per instrument (pitch / instrument / dynamics right, per left-out source):", "",
+              "| instrument | " + " | ".join(sources) + " |", "|---" * (len(sources) + 1) + "|"]
+    for inst in insts:
+        cells = []
+        for r in sources.values():
+            d = r["notes"]["per_instrument"].get(inst)
+            cells.append("-" if d is None else f"{_pct(d.get('pitch'))} / {_pct(d.get('instrument'))} / {_pct(d.get('dynamics'))}")
+        lines.append(f"| {inst.replace('_', ' ')} | " + " | ".join(cells) + " |")
+    lines += ["", "Confidence: share of notes the model marks at least 90% confident, and how many of those are right:", "",
+              "| left out | " + " | ".join(FAMILIES) + " |", "|---" * (len(FAMILIES) + 1) + "|"]
+    for name, r in sources.items():
+        conf = r["notes"].get("confident", {})
+        lines.append(f"| {name} | " + " | ".join(
+            f"{_pct(conf[f]['share'])} marked, {_pct(conf[f]['right'])} right" if f in conf else "-" for f in FAMILIES) + " |")
+    worst = {f: min(r["notes"][f] for r in sources.values() if r["notes"].get(f) is not None) for f in ("pitch", "octave", "instrument", "dynamics")}
+    f1s = [np.mean([m["f1"] for m in r["melodies"].values()]) for r in sources.values() if r.get("melodies")]
+    lines += ["", "Against the targets (worst left-out source):", ""]
+    for f, v in worst.items():
+        lines.append(f"- {f}: {_pct(v)} (target {_pct(TARGETS[f])}){'' if v >= TARGETS[f] else ' — not met'}")
+    if f1s:
+        lines.append(f"- melody note F1: {min(f1s):.3f} (target {TARGETS['melody_f1']}){'' if min(f1s) >= TARGETS['melody_f1'] else ' — not met'}")
+    return lines
+
+
+def render_model_card(model: str | Path, evaluation: dict, loso: Optional[dict] = None, command: Optional[str] = None) -> str:
+    path = resolve_model_path(model)
+    meta = read_metadata(path)
+    lines = [f"# Glissando model: {path.parent.name}", "",
+             "One cross-modal VAE (a signal VAE on NSGT frames and a symbol VAE on labels sharing one latent space).",
+             "This card is generated: `glissando model-card` from the JSON files beside it.", ""]
+    lines += _model_section(meta, path)
+    if command:
+        lines += ["", "## Rebuild it", "", "```", command, "```"]
+    lines += [""] + _evaluation_section(evaluation)
+    if loso:
+        lines += [""] + _loso_section(loso)
+    return "\n".join(lines) + "\n"
+
+
+def write_model_card(model, evaluation_json: str | Path, loso_json: Optional[str | Path], out: str | Path,
+                     command: Optional[str] = None) -> Path:
+    evaluation = json.loads(Path(evaluation_json).read_text())
+    loso = json.loads(Path(loso_json).read_text()) if loso_json else None
+    text = render_model_card(model, evaluation, loso, command)
+    out = Path(out)
+    with atomic_write(out) as tmp:
+        Path(tmp).write_text(text)
+    return out
