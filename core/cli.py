@@ -88,13 +88,17 @@ def _train_config(args):
     cfg = TrainConfig(epochs=args.epochs, seed=args.seed, batch_size=args.batch_size, augment=not args.no_augment,
                       exclude_collections=list(getattr(args, "leave_out", None) or []))
     cfg.augment_config["shift_probability"] = args.transpose
+    cfg.augment_config["shift_semitones"] = args.transpose_semitones
+    if args.eq_db is not None:
+        cfg.augment_config["eq_db"] = args.eq_db
+        cfg.augment_config["tilt_db_per_octave"] = args.eq_db
     if args.beta_max is not None:
         cfg.beta_max = args.beta_max
     return cfg
 
 
 def cmd_train(args) -> int:
-    from .training.train import TrainConfig, train
+    from .training.train import train
 
     overrides = {}
     if args.hidden:
@@ -144,7 +148,8 @@ def cmd_loso(args) -> int:
 
     try:
         result = leave_one_source_out(args.data, args.out, _train_config(args), overrides, sources=args.sources,
-                                      melodies=not args.no_melodies, device=args.device, progress=bar, on_result=report)
+                                      melodies=not args.no_melodies, device=args.device, progress=bar, on_result=report,
+                                      rescore=args.rescore)
     finally:
         bar.close()
     path = Path(args.out) / "loso.json"
@@ -350,6 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
         parser.add_argument("--no-augment", action="store_true", help="no frame augmentation during training")
         parser.add_argument("--transpose", type=float, default=0.5,
                             help="share of training frames transposed by up to 2 semitones, relabelled (default 0.5)")
+        parser.add_argument("--transpose-semitones", type=int, default=2, help="largest transposition (default 2)")
+        parser.add_argument("--eq-db", type=float, help="frame augmentation: random EQ and tilt (dB/octave) up to this (default 1.5)")
         parser.add_argument("--dropout", type=float, default=0.2, help="dropout in the conv encoder's head (default 0.2)")
 
     t = sub.add_parser("train", help="train a cross-modal model on a data set")
@@ -366,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     lo.add_argument("--out", type=Path, required=True, help="folder: one model per left-out source, and loso.json")
     lo.add_argument("--sources", nargs="+", help="only these sources (default: every source of the data)")
     lo.add_argument("--no-melodies", action="store_true", help="skip the melody transcription (note F1)")
+    lo.add_argument("--rescore", action="store_true", help="evaluate finished sources' models again, without training")
     lo.set_defaults(func=cmd_loso)
 
     mc = sub.add_parser("model-card", help="write a model's MODEL_CARD.md from evaluate --json and loso outputs")

@@ -30,6 +30,11 @@ class TranscribeSettings:
     min_note: float = 0.05  # seconds
     gate_db: float = 35.0  # frames this far below the loudest frame are rests (release tails, room noise)
     onset_db: float = 7.0  # a dip then a rise this large in a held pitch's harmonics starts a new note (repeated notes)
+    # ... if the whole sound (every bin above 400 Hz) dips and rises by this much too: a vibrato moves a
+    # high note's one or two harmonics in and out of their bands by more than onset_db, but it moves
+    # energy between bins rather than letting the sound decay as a release does.
+    onset_level_db: float = 3.0
+    tremolo_level_db: float = 6.0  # ... and by this much where the dips recur at a vibrato's steady rate
     attack_db: float = 22.0  # a note starts where its harmonics first come within this of their attack's peak
     chunk_seconds: float = 30.0  # audio read and analysed this much at a time: memory stays flat
     block: int = 32768
@@ -261,9 +266,10 @@ def _absorb_attack_runs(runs: list, bands: _Bands, times: np.ndarray, dt: float,
     return out
 
 
-def _repeats(bands: _Bands, midi: int, onset: int, end: int, dt: float, settings: TranscribeSettings) -> list[int]:
+def _repeats(bands: _Bands, level: np.ndarray, midi: int, onset: int, end: int, dt: float,
+             settings: TranscribeSettings) -> list[int]:
     """Onsets of repeated notes of one pitch inside frames onset..end: a dip in its harmonics (the
-    previous note's release) followed by a rise of at least onset_db."""
+    previous note's release) followed by a rise of at least onset_db, the whole sound rising too."""
     # Slow attacks (horn, bowed strings) take up to 150 ms to climb back to their level.
     settle, window = max(2, int(0.1 / dt)), max(2, int(0.15 / dt))
     x = bands.note_db(midi, onset, min(len(bands.log), end + window))
@@ -271,13 +277,21 @@ def _repeats(bands: _Bands, midi: int, onset: int, end: int, dt: float, settings
     while k < end - onset - 2:
         if x[k] <= x[k - 1] and x[k] <= x[k + 1]:
             peak = k + int(np.argmax(x[k : k + window]))
-            if x[peak] - x[k] >= settings.onset_db:
+            whole = level[onset + k : onset + peak + 1]
+            rise = float(whole.max() - whole.min())
+            if x[peak] - x[k] >= settings.onset_db and rise >= settings.onset_level_db:
                 s = _back_to(x, k, peak, settings.attack_db)
-                found.append(onset + s)
+                found.append((onset + s, rise))
                 k = s + settle
                 continue
         k += 1
-    return found
+    if len(found) >= 3:
+        # A player's vibrato or tremolo: dips at a steady 4-8 Hz all through the note. Repeated notes that
+        # fast leave gaps the whole sound falls into; a vibrato's dips it hardly feels.
+        gaps = np.diff([f for f, _ in found]) * dt
+        if 1 / 8.0 <= np.median(gaps) <= 1 / 4.0 and np.std(gaps) < 0.3 * np.median(gaps):
+            found = [(f, r) for f, r in found if r >= settings.tremolo_level_db]
+    return [f for f, _ in found]
 
 
 def posteriors_to_notes(session: ModelSession, post: Posteriors, settings: TranscribeSettings = TranscribeSettings()) -> list[Note]:
@@ -334,7 +348,7 @@ def posteriors_to_notes(session: ModelSession, post: Posteriors, settings: Trans
                         found.append(o)
             if found:
                 onset = min(found)
-            starts = [onset] + _repeats(bands, m, onset, j, dt, settings)
+            starts = [onset] + _repeats(bands, post.level, m, onset, j, dt, settings)
         for q, s in enumerate(starts):
             segments.append((s, starts[q + 1] if q + 1 < len(starts) else j, m, i))
     notes: list[Note] = []

@@ -22,7 +22,7 @@ class AugmentConfig:
     # Transposition by whole semitones, relabelled: an instrument is then heard at pitches next to
     # the ones its samples sit at, so its timbre cannot be learnt as "this spectrum at this pitch"
     # (and a pitch at the edge of one instrument's range is seen on its neighbours').
-    shift_probability: float = 0.0
+    shift_probability: float = 0.5
     shift_semitones: int = 2
 
     def to_dict(self) -> dict:

@@ -80,8 +80,11 @@ def _loso_section(loso: dict) -> list[str]:
     lines = ["## Leave one source out: sounds the model never heard", "",
              "For each sample set, a model trained without it transcribes that set's notes (posteriors averaged "
              "over each note) and melodies rendered from it (mir_eval note F1, onsets within 50 ms). "
-             f"Same settings as the shipped model except {loso['train_config'].get('epochs')} epochs "
-             "(`glissando loso`).", "",
+             f"Each model: `glissando loso`, encoder {loso.get('model_overrides', {}).get('arch', 'paper')}, "
+             f"{loso['train_config'].get('epochs')} epochs, transposition "
+             f"{loso['train_config'].get('augment_config', {}).get('shift_probability', 0):g} "
+             f"(up to {loso['train_config'].get('augment_config', {}).get('shift_semitones', 0)} semitones), "
+             f"dropout {loso.get('model_overrides', {}).get('dropout', 0):g}.", "",
              "| left out | notes | pitch | pitch class | octave | dynamics | instrument | melody F1 | melodies: instrument |",
              "|---|---|---|---|---|---|---|---|---|"]
     for name, r in sources.items():

@@ -66,10 +66,12 @@ class _BaselineMLP(nn.Module):
 
 
 def baseline_metrics(arrays: SplitArrays, sizes: list[int], n_components: int = 32, epochs: int = 30, seed: int = 0,
-                     augment: Optional[dict] = None, log_floor: float = 1e-4, bins_per_octave: int = 48) -> dict:
+                     augment: Optional[dict] = None, log_floor: float = 1e-4, bins_per_octave: int = 48,
+                     octaves: Optional[list[str]] = None) -> dict:
     """The paper's baseline: PCA to the latent size, then a supervised MLP, on the same split, for the
-    same number of epochs and with the same frame augmentation as the model (``augment``: its config)."""
-    from .augment import AugmentConfig, augment_frames
+    same number of epochs and with the same frame augmentation and transposition as the model
+    (``augment``: its config; ``octaves``: its octave vocabulary)."""
+    from .augment import AugmentConfig, augment_frames, transpose_frames
 
     torch.manual_seed(seed)
     x = arrays.x_train
@@ -83,14 +85,19 @@ def baseline_metrics(arrays: SplitArrays, sizes: list[int], n_components: int = 
 
     yt = arrays.y_train
     aug = AugmentConfig(**augment) if augment else None
+    octave_values = torch.tensor([int(o) if o.isdigit() else -100 for o in (octaves or ["silent"])])
     net = _BaselineMLP(n_components, sizes)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     for _ in range(epochs):
         perm = torch.randperm(len(x))
         for idx in perm.split(256):
-            xb = x[idx] if aug is None else augment_frames(x[idx], aug, log_floor, bins_per_octave)
+            xb, yb = x[idx], yt[idx]
+            if aug is not None:
+                if aug.shift_probability > 0 and octaves:
+                    xb, yb = transpose_frames(xb, yb, octave_values, aug, bins_per_octave // 12, float(np.log(log_floor)))
+                xb = augment_frames(xb, aug, log_floor, bins_per_octave)
             logits = net(proj(xb))
-            loss = sum(F.cross_entropy(lg, yt[idx, j].clamp(min=0), reduction="none")[yt[idx, j] >= 0].sum()
+            loss = sum(F.cross_entropy(lg, yb[:, j].clamp(min=0), reduction="none")[yb[:, j] >= 0].sum()
                        for j, lg in enumerate(logits)) / len(idx)
             opt.zero_grad()
             loss.backward()
@@ -120,7 +127,7 @@ def evaluate(loaded: LoadedModel, dataset: Dataset, baseline: bool = True, seed:
         result["baseline_signal_to_symbol"] = baseline_metrics(
             arrays, model.config.family_sizes(), model.config.latent_dim, epochs=int(training.get("epochs", 30)), seed=seed,
             augment=tc.get("augment_config") if tc.get("augment", True) else None, log_floor=dataset.spectral.log_floor,
-            bins_per_octave=dataset.spectral.bins_per_octave)
+            bins_per_octave=dataset.spectral.bins_per_octave, octaves=vocab["octave"])
     return result
 
 

@@ -79,19 +79,21 @@ def melody_scores(model_path: Path, soundfont: Path, instruments: list[str], n_n
     return out
 
 
-def leave_one_source_out(data, out: str | Path, train_cfg: TrainConfig = TrainConfig(), model_overrides: Optional[dict] = None,
+def leave_one_source_out(data, out: str | Path, train_cfg: Optional[TrainConfig] = None, model_overrides: Optional[dict] = None,
                          sources: Optional[list[str]] = None, melodies: bool = True, device: str = "auto",
                          progress: ProgressFn = no_progress, cancel: Optional[CancelFn] = None,
-                         on_result=None) -> dict:
+                         on_result=None, rescore: bool = False) -> dict:
     """Train one model per left-out source under ``out/<source>/`` and evaluate it on that source.
 
     A finished source (its ``result.json`` present) is not trained again, so an interrupted run
-    continues where it stopped. Returns {"sources": {name: result}, "train_config", "model_overrides"}.
+    continues where it stopped; ``rescore`` evaluates its saved model again (after a change to
+    transcription, say) without training. Returns {"sources": {name: result}, "train_config", "model_overrides"}.
     """
     from ..data.soundfont import training_soundfonts
     from ..models.modelfile import load_model
 
     out = Path(out)
+    train_cfg = train_cfg or TrainConfig()
     dataset = load_training_data(data)
     available = dataset.collections()
     sources = sources or available
@@ -104,19 +106,22 @@ def leave_one_source_out(data, out: str | Path, train_cfg: TrainConfig = TrainCo
         check_cancel(cancel)
         folder = out / source
         done = folder / "result.json"
-        if done.exists():
+        if done.exists() and not rescore:
             results[source] = json.loads(done.read_text())
         else:
             cfg = replace(train_cfg, exclude_collections=[source])
 
-            def step(i, n, msg, k=k):
+            def step(i, n, msg, k=k, source=source):
                 progress(k * n + i, len(sources) * n, f"without {source}: {msg}")
 
-            model_path = train(data, folder, cfg, model_overrides, device=device, resume=(folder / "checkpoint.pt").exists(),
-                               progress=step, cancel=cancel)
+            model_path = folder / "model.safetensors"
+            if not (done.exists() and model_path.exists()):
+                model_path = train(data, folder, cfg, model_overrides, device=device,
+                                   resume=(folder / "checkpoint.pt").exists(), progress=step, cancel=cancel)
             loaded = load_model(model_path)
+            training = loaded.info.get("training", {})
             result = {"left_out": source, "notes": note_accuracy(loaded, dataset, collections=[source]),
-                      "epochs": cfg.epochs, "seconds": loaded.info.get("training", {}).get("seconds")}
+                      "epochs": training.get("epochs"), "seconds": training.get("seconds")}
             bank = banks.get(source)
             if melodies and bank is not None:
                 insts = [i for i in loaded.config.vocabulary["instrument"] if i in INSTRUMENTS]

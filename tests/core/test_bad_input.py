@@ -96,11 +96,11 @@ def test_notes_outside_the_range(tmp_path, capsys):
     path = tmp_path / "low.mid"
     mid.save(str(path))
     code, err = _run(capsys, "render-midi", str(path), "-o", str(tmp_path / "o.wav"), "--strict")
-    assert code != 0 and "E2 at 0.00 s is outside the flute's trained range C4-C7" in err
+    assert code != 0 and "E2 at 0.00 s is outside the flute's trained range B3-D7" in err
     code, err = _run(capsys, "render-midi", str(path), "-o", str(tmp_path / "o.wav"))
     assert code == 0 and "moved by octaves" in err
     code, err = _run(capsys, "synth", "--notes", "C1:mf:0.5", "--instrument", "flute", "-o", str(tmp_path / "f.wav"))
-    assert code != 0 and "C1 is outside the flute's trained range C4-C7" in err
+    assert code != 0 and "C1 is outside the flute's trained range B3-D7" in err
 
 
 def test_bad_note_text_and_unknown_model(tmp_path, capsys):

@@ -16,6 +16,8 @@ from glissando.core.spectral import SpectralConfig
 from glissando.core.training.arrays import TEST, TRAIN, VALIDATION, group_split
 
 SMALL = dict(signal_hidden=256, symbol_hidden=128, latent_dim=16, arch="conv")
+# About 35 s on 2 cores: pitch needs some 1000 steps to emerge, whatever the data set's size.
+SMALL_TRAINING = dict(epochs=40, batch_size=64, learning_rate=2e-3)
 
 
 def _bank(name: str) -> Path:
@@ -109,16 +111,16 @@ def test_leave_one_source_out_generalizes_pitch_to_an_unheard_bank(three_banks, 
     from glissando.core.training.loso import leave_one_source_out
     from glissando.core.training.train import TrainConfig
 
-    result = leave_one_source_out(three_banks.path, tmp_path / "loso", TrainConfig(epochs=12, batch_size=128), SMALL,
+    result = leave_one_source_out(three_banks.path, tmp_path / "loso", TrainConfig(**SMALL_TRAINING), SMALL,
                                   sources=["GeneralUserGS"], melodies=False, device="cpu")
     acc = result["sources"]["GeneralUserGS"]["notes"]
     assert acc["notes"] == sum(1 for n in three_banks.notes if n.collection == "GeneralUserGS" and n.variation is None)
-    # Measured: pitch 0.97-0.99 on this subset (12 epochs, a small model); the floor leaves room for seeds.
-    assert acc["pitch"] >= 0.85, acc
+    # Measured on this subset: pitch 1.00 and instrument 0.88 (0.95 and 0.81 at half the learning rate).
+    assert acc["pitch"] >= 0.9, acc
     assert acc["instrument"] >= 0.6, acc
     assert set(acc["per_instrument"]) == {"flute", "trumpet", "cello"}
     # The left-out bank's notes never trained: resuming finds the finished result instead of training again.
-    again = leave_one_source_out(three_banks.path, tmp_path / "loso", TrainConfig(epochs=12), SMALL,
+    again = leave_one_source_out(three_banks.path, tmp_path / "loso", TrainConfig(**SMALL_TRAINING), SMALL,
                                  sources=["GeneralUserGS"], melodies=False, device="cpu")
     assert again["sources"]["GeneralUserGS"] == result["sources"]["GeneralUserGS"]
 
@@ -190,3 +192,17 @@ def test_transposition_moves_the_spectrum_and_the_pitch_label_together():
     assert set(midi.tolist()) == {81, 82, 83}  # C6 and C#6 have no octave class here: those rows stay
     top = torch.tensor([[0, 3, 0, 0]] * 50)  # C5 (MIDI 72) transposes within octaves 4 and 5
     assert set(((octaves[transpose_frames(frames[:50], top, octaves, cfg, 4, -9.0)[1][:, 1]] + 1) * 12).tolist()) <= {60, 72}
+
+
+def test_the_shipped_model_card_is_what_its_json_generates():
+    from glissando.core.models.modelfile import default_model_path
+    from glissando.core.training.card import render_model_card
+
+    folder = default_model_path().parent
+    evaluation = json.loads((folder / "evaluation.json").read_text())
+    loso = json.loads((folder / "loso.json").read_text())
+    card = render_model_card(folder, evaluation, loso, command="make default-model model-card")
+    assert card == (folder / "MODEL_CARD.md").read_text()
+    # And the card's leave-one-source-out table holds every training bank.
+    for bank in ("FluidR3_GM", "sf_GMbank", "TimGM6mb", "GeneralUserGS"):
+        assert f"| {bank} |" in card

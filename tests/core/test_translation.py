@@ -168,3 +168,31 @@ def test_a_long_held_note_renders_the_models_own_spectrum(session, midi, dynamic
     audio = render_notes(session, [Note(0.0, 2.5, midi, dynamics, instrument)])
     assert held_frame_convergence(session, audio, 0.75, midi, dynamics, instrument) < 0.06
     assert tracked_midi(audio, 0.5, 2.0) == pytest.approx(midi, abs=0.3)
+
+
+def _transcribe_held(session, instrument, midi, tmp_path):
+    from glissando.core.data.labels import INSTRUMENTS
+    from glissando.core.data.soundfont import SoundFontRenderer, training_soundfonts
+    from glissando.core.transcribe import transcribe
+
+    renderer = SoundFontRenderer(training_soundfonts()["GeneralUserGS"])
+    wav = tmp_path / "held.wav"
+    sf.write(str(wav), renderer.render_sequence(INSTRUMENTS[instrument].gm_program, [(0.2, 1.7, midi, 90)]), SR)
+    return transcribe(session, wav)[0]
+
+
+@pytest.mark.parametrize("instrument,midi", [("violin", 103), ("contrabass", 29), ("tuba", 28), ("flute", 60)])
+def test_a_held_note_at_either_end_of_a_range_is_one_note_of_that_pitch(session, instrument, midi, tmp_path):
+    # The first model split a violin G7 into 10-16 notes an octave low (it had never heard one).
+    notes = _transcribe_held(session, instrument, midi, tmp_path)
+    assert [n.midi for n in notes] == [midi], [(n.start, n.end, n.midi) for n in notes]
+    assert notes[0].start == pytest.approx(0.2, abs=0.06)
+
+
+@pytest.mark.parametrize("instrument,midi", [("violin", 104), ("violin", 105), ("flute", 97), ("piano", 105),
+                                             ("piano", 21), ("bassoon", 34), ("french_horn", 34)])
+def test_no_octave_error_at_the_ends_of_a_range(session, instrument, midi, tmp_path):
+    # Some of these still split where the sample's own level wanders (see the transcription notes in the README).
+    notes = _transcribe_held(session, instrument, midi, tmp_path)
+    assert notes and {n.midi for n in notes} == {midi}, [(n.start, n.end, n.midi) for n in notes]
+    assert sum(n.end - n.start for n in notes) > 1.2
