@@ -52,9 +52,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--notes", type=int, default=24)
     ap.add_argument("--memory", action="store_true", help="also transcribe 30 minutes and report peak memory")
+    ap.add_argument("--model", help="model to measure (default: the shipped one)")
     args = ap.parse_args()
     renderer = SoundFontRenderer(default_soundfont_paths()["TimGM6mb"])
-    session = ModelSession(device="cpu")
+    session = ModelSession(args.model, device="cpu")
     rtfs, ratios, f1s = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for inst in DEFAULT_INSTRUMENTS:
