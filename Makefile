@@ -35,11 +35,11 @@ LOSO_EPOCHS := 8
 $(DATA)/notes.json: | $(STAMP)
 	$(BIN)/glissando make-dataset --training-banks --variations 1 --frames-per-note 8 --out $(DATA)
 
-# Rebuilds the shipped default model from scratch (see models/default/MODEL_CARD.md); an interrupted
-# run continues from models/default/checkpoint.pt.
+# Rebuilds the shipped default model from scratch (see models/default/MODEL_CARD.md). An interrupted run
+# (its checkpoint newer than the model file) continues from models/default/checkpoint.pt.
 default-model: $(DATA)/notes.json
 	$(BIN)/glissando train --data $(DATA) --out models/default --epochs $(DEFAULT_EPOCHS) --device auto \
-		$$(test -f models/default/checkpoint.pt && echo --resume)
+		$$(test models/default/checkpoint.pt -nt models/default/model.safetensors && echo --resume)
 
 # The card's numbers, each from a command: the test groups, then leave-one-source-out (one model per
 # left-out bank under runs/loso; models already trained are evaluated again, not retrained), then the

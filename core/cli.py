@@ -141,8 +141,9 @@ def cmd_loso(args) -> int:
         acc = result["notes"]
         mel = result.get("melodies", {})
         f1 = f" melody F1 {np.mean([m['f1'] for m in mel.values()]):.3f}" if mel else ""
-        bar.write(f"without {source}: pitch {acc['pitch']:.1%} octave {acc['octave']:.1%} dynamics {acc['dynamics']:.1%} "
-                  f"instrument {acc['instrument']:.1%} ({acc['notes']} notes){f1}")
+        scores = " ".join(f"{k} {'-' if acc.get(k) is None else format(acc[k], '.1%')}"
+                          for k in ("pitch", "octave", "dynamics", "instrument"))
+        bar.write(f"without {source}: {scores} ({acc['notes']} notes){f1}")
 
     import numpy as np
 
@@ -170,12 +171,12 @@ def cmd_model_card(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .data.store import load_dataset
     from .models.modelfile import load_model
     from .training.evaluate import evaluate, format_table
+    from .training.train import load_training_data
 
     loaded = load_model(args.model)
-    dataset = load_dataset(args.data)
+    dataset = load_training_data(args.data)
     if args.notes:
         from .training.evaluate import note_accuracy
 
@@ -188,6 +189,8 @@ def cmd_evaluate(args) -> int:
             print(f"  {key:12} {'-' if acc.get(key) is None else format(acc[key], '.1%')}")
     else:
         result = evaluate(loaded, dataset, baseline=not args.no_baseline)
+        if "warning" in result:
+            _warn(result["warning"])
         print(format_table(result))
     if args.json:
         from .jobs import atomic_write
@@ -386,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="the paper's metrics on a data set's held-out split")
     e.add_argument("--model", required=True)
-    e.add_argument("--data", type=Path, required=True)
+    e.add_argument("--data", type=Path, required=True, nargs="+", help="data set folder(s), combined as in training")
     e.add_argument("--json", type=Path, help="also write the results here")
     e.add_argument("--no-baseline", action="store_true")
     e.add_argument("--notes", action="store_true",

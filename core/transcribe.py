@@ -296,7 +296,8 @@ def _repeats(bands: _Bands, level: np.ndarray, midi: int, onset: int, end: int, 
         if x[k] <= x[k - 1] and x[k] <= x[k + 1]:
             peak = k + int(np.argmax(x[k : k + window]))
             whole = level[onset + k : onset + peak + 1]
-            rise = float(whole.max() - whole.min())
+            lowest = int(np.argmin(whole))
+            rise = float(whole[lowest:].max() - whole[lowest])
             if x[peak] - x[k] >= settings.onset_db and rise >= settings.onset_level_db:
                 s = _back_to(x, k, peak, settings.attack_db)
                 found.append((onset + s, rise))

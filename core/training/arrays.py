@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 import torch
@@ -37,7 +38,8 @@ def label_matrix(dataset: Dataset, vocab: dict[str, list[str]]) -> np.ndarray:
 TRAIN, VALIDATION, TEST = 0, 1, 2
 
 
-def group_split(dataset: Dataset, seed: int, test: float = 0.15, validation: float = 0.1) -> np.ndarray:
+def group_split(dataset: Dataset, seed: int, test: float = 0.15, validation: float = 0.1,
+                test_groups: Optional[list] = None) -> np.ndarray:
     """Side of each note: TRAIN, VALIDATION or TEST.
 
     Notes are split in groups of one (instrument, pitch): every dynamic, every sample set and every
@@ -45,6 +47,7 @@ def group_split(dataset: Dataset, seed: int, test: float = 0.15, validation: flo
     notes had their instrument and pitch in training at another dynamic, and the held-out figures
     measured interpolation across dynamics rather than recognition of a note the model never heard.
     Silent notes are split one by one; unlabeled notes (no instrument or pitch) always train.
+    ``test_groups`` (a model's own, from its file) fixes the test side whatever else the data holds.
     """
     keys = []
     for i, n in enumerate(dataset.notes):
@@ -61,10 +64,15 @@ def group_split(dataset: Dataset, seed: int, test: float = 0.15, validation: flo
     side_of = {}
     for rank, g in enumerate(order):
         side_of[groups[g]] = TEST if rank < n_test else VALIDATION if rank < n_test + n_val else TRAIN
+    if test_groups is not None:
+        fixed = {(inst, int(midi)) for inst, midi in test_groups}
+        for g in groups:
+            if g[0] != "silent" and (g in fixed or side_of[g] == TEST):
+                side_of[g] = TEST if g in fixed else TRAIN
     return np.array([TRAIN if k is None else side_of[k] for k in keys], dtype=np.int8)
 
 
-def test_groups(dataset: Dataset, side: np.ndarray) -> list[list]:
+def groups_on_test_side(dataset: Dataset, side: np.ndarray) -> list[list]:
     """The (instrument, pitch) groups on the test side, for the model file: notes of these a model never
     trained on, from any bank, whatever data set they are later rendered into."""
     return sorted({(n.instrument, int(n.midi)) for n, s in zip(dataset.notes, side) if s == TEST and not n.silent
@@ -84,12 +92,12 @@ class SplitArrays:
 
 
 def split_arrays(dataset: Dataset, vocab: dict[str, list[str]], seed: int, test: float = 0.15,
-                 validation: float = 0.1, exclude_collections: tuple = ()) -> SplitArrays:
+                 validation: float = 0.1, exclude_collections: tuple = (), test_groups: Optional[list] = None) -> SplitArrays:
     """Frames and label indices of each side. Notes of ``exclude_collections`` are on no side (the
     source a leave-one-source-out run holds out); augmented renderings are kept out of validation
     and test, which measure the sounds as the sample sets give them."""
     labels = label_matrix(dataset, vocab)
-    side = group_split(dataset, seed, test, validation)
+    side = group_split(dataset, seed, test, validation, test_groups)
     excluded = np.array([n.collection in exclude_collections for n in dataset.notes])
     augmented = np.array([n.variation is not None for n in dataset.notes])
     side = np.where(excluded, -1, np.where(augmented & (side != TRAIN), -1, side))
@@ -102,4 +110,4 @@ def split_arrays(dataset: Dataset, vocab: dict[str, list[str]], seed: int, test:
         return x[m], y[m]
 
     (xt, yt), (xv, yv), (xs, ys) = pick(TRAIN), pick(VALIDATION), pick(TEST)
-    return SplitArrays(xt, yt, xv, yv, xs, ys, dataset.frame_note[frame_side == TEST], test_groups(dataset, side))
+    return SplitArrays(xt, yt, xv, yv, xs, ys, dataset.frame_note[frame_side == TEST], groups_on_test_side(dataset, side))

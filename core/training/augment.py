@@ -59,28 +59,41 @@ def augment_frames(frames: torch.Tensor, cfg: AugmentConfig, log_floor: float, b
     return torch.where(keep, frames, out)
 
 
-def transpose_frames(frames: torch.Tensor, labels: torch.Tensor, octave_values: torch.Tensor, cfg: AugmentConfig,
+def label_values(vocabulary: dict, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(pitch class values, octave values) of a model's label classes: the semitone (0-11) of each
+    pitch-class class and the octave number of each octave class, -100 for silent. A vocabulary holds
+    only the classes its data had, so a class index is not a semitone."""
+    from ..data.labels import PITCH_CLASSES
+
+    pcs = [PITCH_CLASSES.index(v) if v in PITCH_CLASSES else -100 for v in vocabulary["pitch_class"]]
+    octs = [int(v) if v.isdigit() else -100 for v in vocabulary["octave"]]
+    return torch.tensor(pcs, device=device), torch.tensor(octs, device=device)
+
+
+def transpose_frames(frames: torch.Tensor, labels: torch.Tensor, values: tuple[torch.Tensor, torch.Tensor], cfg: AugmentConfig,
                      bins_per_semitone: int, floor_value: float, generator: torch.Generator | None = None):
     """Shift a random share of the frames by up to ``cfg.shift_semitones`` along the constant-Q axis and
-    move their pitch labels with them. ``octave_values``: the octave (as a number) of each octave
-    class, -100 for the silent class. Rows whose new pitch has no octave class, or that are silent or
-    unlabelled, stay as they are."""
+    move their pitch labels with them. ``values``: from label_values. Rows whose new pitch has no
+    class in the vocabulary, or that are silent or unlabelled, stay as they are."""
     b, n = frames.shape
     dev = frames.device
     k = torch.randint(-cfg.shift_semitones, cfg.shift_semitones + 1, (b,), generator=generator, device=dev)
     k = torch.where(torch.rand(b, generator=generator, device=dev) < cfg.shift_probability, k, torch.zeros_like(k))
+    pc_values, octave_values = values
     pc, octv = labels[:, 0], labels[:, 1]
-    labelled = (pc >= 0) & (pc < 12) & (octv >= 0)
+    labelled = (pc >= 0) & (octv >= 0)
+    semitone = pc_values[pc.clamp(min=0)]
     octave = octave_values[octv.clamp(min=0)]
-    midi = (octave + 1) * 12 + pc + k
+    midi = (octave + 1) * 12 + semitone + k
     new_oct = torch.div(midi, 12, rounding_mode="floor") - 1
-    match = (octave_values.unsqueeze(0) == new_oct.unsqueeze(1))
-    ok = labelled & (octave > -100) & match.any(1) & (k != 0)
+    match = octave_values.unsqueeze(0) == new_oct.unsqueeze(1)
+    pc_match = pc_values.unsqueeze(0) == torch.remainder(midi, 12).unsqueeze(1)
+    ok = labelled & (octave > -100) & (semitone > -100) & match.any(1) & pc_match.any(1) & (k != 0)
     k = torch.where(ok, k, torch.zeros_like(k))
     src = torch.arange(n, device=dev).unsqueeze(0) - (k * bins_per_semitone).unsqueeze(1)
     inside = (src >= 0) & (src < n)
     shifted = torch.where(inside, frames.gather(1, src.clamp(0, n - 1)), torch.full_like(frames, floor_value))
     new_labels = labels.clone()
-    new_labels[:, 0] = torch.where(ok, torch.remainder(midi, 12), pc)
+    new_labels[:, 0] = torch.where(ok, pc_match.float().argmax(1), pc)
     new_labels[:, 1] = torch.where(ok, match.float().argmax(1), octv)
     return shifted, new_labels

@@ -12,7 +12,7 @@ from typing import Optional
 import numpy as np
 
 from ..data.labels import FAMILIES
-from ..jobs import atomic_write
+from ..jobs import GlissandoError, atomic_write
 from ..models.modelfile import read_metadata, resolve_model_path
 
 TARGETS = {"pitch": 0.99, "octave": 0.995, "instrument": 0.95, "dynamics": 0.85, "melody_f1": 0.95}
@@ -109,11 +109,13 @@ def _loso_section(loso: dict) -> list[str]:
         conf = r["notes"].get("confident", {})
         lines.append(f"| {name} | " + " | ".join(
             f"{_pct(conf[f]['share'])} marked, {_pct(conf[f]['right'])} right" if f in conf else "-" for f in FAMILIES) + " |")
-    worst = {f: min(r["notes"][f] for r in sources.values() if r["notes"].get(f) is not None) for f in ("pitch", "octave", "instrument", "dynamics")}
+    worst = {f: min((r["notes"][f] for r in sources.values() if r["notes"].get(f) is not None), default=None)
+             for f in ("pitch", "octave", "instrument", "dynamics")}
     f1s = [np.mean([m["f1"] for m in r["melodies"].values()]) for r in sources.values() if r.get("melodies")]
     lines += ["", "Against the targets (worst left-out source):", ""]
     for f, v in worst.items():
-        lines.append(f"- {f}: {_pct(v)} (target {_pct(TARGETS[f])}){'' if v >= TARGETS[f] else ' — not met'}")
+        met = v is not None and v >= TARGETS[f]
+        lines.append(f"- {f}: {_pct(v)} (target {_pct(TARGETS[f])}){'' if met else ' — not met'}")
     if f1s:
         lines.append(f"- melody note F1: {min(f1s):.3f} (target {TARGETS['melody_f1']}){'' if min(f1s) >= TARGETS['melody_f1'] else ' — not met'}")
     return lines
@@ -136,8 +138,18 @@ def render_model_card(model: str | Path, evaluation: dict, loso: Optional[dict] 
 
 def write_model_card(model, evaluation_json: str | Path, loso_json: Optional[str | Path], out: str | Path,
                      command: Optional[str] = None) -> Path:
-    evaluation = json.loads(Path(evaluation_json).read_text())
-    loso = json.loads(Path(loso_json).read_text()) if loso_json else None
+    def read(path, key):
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise GlissandoError(f"{path}: cannot be read as JSON ({exc})") from None
+        if key not in data:
+            raise GlissandoError(f"{path}: not the output the card needs (no {key!r}: expected "
+                                 f"{'glissando evaluate --json' if key == 'signal_to_symbol' else 'glissando loso'})")
+        return data
+
+    evaluation = read(evaluation_json, "signal_to_symbol")
+    loso = read(loso_json, "sources") if loso_json else None
     text = render_model_card(model, evaluation, loso, command)
     out = Path(out)
     with atomic_write(out) as tmp:

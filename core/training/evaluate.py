@@ -67,11 +67,11 @@ class _BaselineMLP(nn.Module):
 
 def baseline_metrics(arrays: SplitArrays, sizes: list[int], n_components: int = 32, epochs: int = 30, seed: int = 0,
                      augment: Optional[dict] = None, log_floor: float = 1e-4, bins_per_octave: int = 48,
-                     octaves: Optional[list[str]] = None) -> dict:
+                     vocabulary: Optional[dict] = None) -> dict:
     """The paper's baseline: PCA to the latent size, then a supervised MLP, on the same split, for the
     same number of epochs and with the same frame augmentation and transposition as the model
-    (``augment``: its config; ``octaves``: its octave vocabulary)."""
-    from .augment import AugmentConfig, augment_frames, transpose_frames
+    (``augment``: its config; ``vocabulary``: its labels)."""
+    from .augment import AugmentConfig, augment_frames, label_values, transpose_frames
 
     torch.manual_seed(seed)
     x = arrays.x_train
@@ -85,7 +85,6 @@ def baseline_metrics(arrays: SplitArrays, sizes: list[int], n_components: int = 
 
     yt = arrays.y_train
     aug = AugmentConfig(**augment) if augment else None
-    octave_values = torch.tensor([int(o) if o.isdigit() else -100 for o in (octaves or ["silent"])])
     net = _BaselineMLP(n_components, sizes)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     for _ in range(epochs):
@@ -93,8 +92,8 @@ def baseline_metrics(arrays: SplitArrays, sizes: list[int], n_components: int = 
         for idx in perm.split(256):
             xb, yb = x[idx], yt[idx]
             if aug is not None:
-                if aug.shift_probability > 0 and octaves:
-                    xb, yb = transpose_frames(xb, yb, octave_values, aug, bins_per_octave // 12, float(np.log(log_floor)))
+                if aug.shift_probability > 0 and vocabulary:
+                    xb, yb = transpose_frames(xb, yb, label_values(vocabulary), aug, bins_per_octave // 12, float(np.log(log_floor)))
                 xb = augment_frames(xb, aug, log_floor, bins_per_octave)
             logits = net(proj(xb))
             loss = sum(F.cross_entropy(lg, yb[:, j].clamp(min=0), reduction="none")[yb[:, j] >= 0].sum()
@@ -118,16 +117,19 @@ def evaluate(loaded: LoadedModel, dataset: Dataset, baseline: bool = True, seed:
     if dataset.frames.shape[1] != model.config.n_bins:
         raise GlissandoError(f"{dataset.path}: frames have {dataset.frames.shape[1]} bins, the model expects {model.config.n_bins}")
     excluded = tuple(training.get("train_config", {}).get("exclude_collections", []))
-    arrays = split_arrays(dataset, vocab, seed, held_out, validation, excluded)
+    arrays = split_arrays(dataset, vocab, seed, held_out, validation, excluded, training.get("test_groups"))
     result = {"model": str(loaded.path), "data": str(dataset.path), "held_out": held_out, "split_seed": seed,
               "split": "instrument_pitch"}
+    if training and training.get("split") != "instrument_pitch":
+        result["warning"] = (f"{loaded.path}: trained with a split by note; the test groups here include notes it "
+                             "trained on at other dynamics, so these figures are optimistic")
     result.update(model_metrics(model, arrays))
     if baseline:
         tc = training.get("train_config", {})
         result["baseline_signal_to_symbol"] = baseline_metrics(
             arrays, model.config.family_sizes(), model.config.latent_dim, epochs=int(training.get("epochs", 30)), seed=seed,
             augment=tc.get("augment_config") if tc.get("augment", True) else None, log_floor=dataset.spectral.log_floor,
-            bins_per_octave=dataset.spectral.bins_per_octave, octaves=vocab["octave"])
+            bins_per_octave=dataset.spectral.bins_per_octave, vocabulary=vocab)
     return result
 
 

@@ -19,7 +19,7 @@ from ..jobs import CancelFn, Cancelled, GlissandoError, ProgressFn, atomic_write
 from ..models.modelfile import MODEL_FILENAME, save_model
 from ..models.vae import CrossModalVAE, ModelConfig
 from .arrays import split_arrays, vocabulary_for
-from .augment import AugmentConfig, augment_frames, transpose_frames
+from .augment import AugmentConfig, augment_frames, label_values, transpose_frames
 
 CHECKPOINT_FILENAME = "checkpoint.pt"
 EpochFn = Callable[[int, dict], None]
@@ -139,7 +139,11 @@ def train(
         except Exception as exc:
             raise GlissandoError(f"{ckpt_path}: not a usable checkpoint ({exc})") from None
         saved_epochs = train_cfg.epochs
-        train_cfg = TrainConfig(**json.loads(checkpoint["train_config"]))
+        saved_cfg = json.loads(checkpoint["train_config"])
+        if "validation" not in saved_cfg:
+            raise GlissandoError(f"{ckpt_path}: a checkpoint from before the (instrument, pitch) split; its notes would "
+                                 "now sit on other sides of the split: train again without resuming")
+        train_cfg = TrainConfig(**saved_cfg)
         train_cfg.epochs = saved_epochs
     seed_everything(train_cfg.seed)
 
@@ -149,7 +153,8 @@ def train(
         if config.vocabulary != vocab:
             raise GlissandoError(f"{ckpt_path}: the checkpoint was trained on other labels than {data}")
     else:
-        config = ModelConfig(n_bins=dataset.frames.shape[1], vocabulary=vocab, **(model_overrides or {}))
+        config = ModelConfig(n_bins=dataset.frames.shape[1], vocabulary=vocab,
+                             **{"bins_per_octave": dataset.spectral.bins_per_octave, **(model_overrides or {})})
     missing = sorted(set(train_cfg.exclude_collections) - set(dataset.collections()))
     if missing:
         raise GlissandoError(f"{data}: no notes from {', '.join(missing)} to leave out (it holds {', '.join(dataset.collections())})")
@@ -179,7 +184,7 @@ def train(
 
     aug_cfg = AugmentConfig(**train_cfg.augment_config)
     x_dev, y_dev = x_train.to(dev), arrays.y_train.to(dev)
-    octave_values = torch.tensor([int(o) if o.isdigit() else -100 for o in vocab["octave"]], device=dev)
+    values = label_values(vocab, dev)
     bins_per_semitone = dataset.spectral.bins_per_octave // 12
     floor_value = float(np.log(dataset.spectral.log_floor))
     n = len(x_dev)
@@ -203,7 +208,7 @@ def train(
                 xb, yb = x_dev[idx], y_dev[idx]
                 if train_cfg.augment:
                     if aug_cfg.shift_probability > 0:
-                        xb, yb = transpose_frames(xb, yb, octave_values, aug_cfg, bins_per_semitone, floor_value)
+                        xb, yb = transpose_frames(xb, yb, values, aug_cfg, bins_per_semitone, floor_value)
                     xb = augment_frames(xb, aug_cfg, dataset.spectral.log_floor, dataset.spectral.bins_per_octave)
                 loss, parts = model.loss(model.normalize(xb), yb, beta_at(epoch + step / steps_per_epoch, train_cfg.warmup_fraction * train_cfg.epochs, train_cfg.beta_max))
                 optimizer.zero_grad(set_to_none=True)

@@ -178,31 +178,37 @@ def test_a_model_of_an_older_vocabulary_loads_and_says_what_it_lacks(tiny_datase
 def test_transposition_moves_the_spectrum_and_the_pitch_label_together():
     import torch
 
-    from glissando.core.training.augment import AugmentConfig, transpose_frames
+    from glissando.core.training.augment import AugmentConfig, label_values, transpose_frames
 
     octaves = torch.tensor([2, 3, 4, 5, -100])  # octave classes 2..5 and silent
+    values = (torch.arange(12), octaves)
     frames = torch.full((200, 410), -9.0)
     frames[:, 100] = 0.0  # one peak
     labels = torch.tensor([[11, 3, 0, 0]] * 200)  # B5 (octave class 3): MIDI 83
     cfg = AugmentConfig(shift_probability=1.0, shift_semitones=2)
-    shifted, new = transpose_frames(frames, labels, octaves, cfg, 4, -9.0, torch.Generator().manual_seed(0))
+    shifted, new = transpose_frames(frames, labels, values, cfg, 4, -9.0, torch.Generator().manual_seed(0))
     peak = shifted.argmax(1)
     midi = (octaves[new[:, 1]] + 1) * 12 + new[:, 0]
     assert torch.equal(peak - 100, (midi - 83) * 4)  # the spectrum moved as far as the label
     assert set(midi.tolist()) == {81, 82, 83}  # C6 and C#6 have no octave class here: those rows stay
     top = torch.tensor([[0, 3, 0, 0]] * 50)  # C5 (MIDI 72) transposes within octaves 4 and 5
-    assert set(((octaves[transpose_frames(frames[:50], top, octaves, cfg, 4, -9.0)[1][:, 1]] + 1) * 12).tolist()) <= {60, 72}
+    assert set(((octaves[transpose_frames(frames[:50], top, values, cfg, 4, -9.0)[1][:, 1]] + 1) * 12).tolist()) <= {60, 72}
+    # A vocabulary of a few pitch classes (a small import): class indices are not semitones, and a pitch
+    # with no class in it stays where it was.
+    vocab = {"pitch_class": ["C", "D", "E", "G", "silent"], "octave": ["4", "silent"]}
+    e4 = torch.tensor([[2, 0, 0, 0]] * 300)
+    shifted, moved = transpose_frames(frames[:1].expand(300, -1), e4, label_values(vocab), cfg, 4, -9.0,
+                                      torch.Generator().manual_seed(1))
+    assert set(map(tuple, moved[:, :2].tolist())) == {(2, 0), (1, 0)}  # E4 stays, or becomes D4
+    to_d = moved[:, 0] == 1
+    assert torch.equal(shifted[to_d].argmax(1), torch.full((int(to_d.sum()),), 100 - 8))
 
 
-def test_the_shipped_model_card_is_what_its_json_generates():
-    from glissando.core.models.modelfile import default_model_path
-    from glissando.core.training.card import render_model_card
-
-    folder = default_model_path().parent
-    evaluation = json.loads((folder / "evaluation.json").read_text())
-    loso = json.loads((folder / "loso.json").read_text())
-    card = render_model_card(folder, evaluation, loso, command="make default-model model-card")
-    assert card == (folder / "MODEL_CARD.md").read_text()
-    # And the card's leave-one-source-out table holds every training bank.
-    for bank in ("FluidR3_GM", "sf_GMbank", "TimGM6mb", "GeneralUserGS"):
-        assert f"| {bank} |" in card
+def test_a_models_own_test_groups_fix_the_test_side(tiny_dataset):
+    side = group_split(tiny_dataset, seed=0)
+    mine = sorted({(n.instrument, n.midi) for n, s in zip(tiny_dataset.notes, side) if s == TEST and not n.silent})
+    assert np.array_equal(group_split(tiny_dataset, seed=0, test_groups=[list(g) for g in mine]), side)
+    other = [["flute", 60], ["trumpet", 70]]
+    fixed = group_split(tiny_dataset, seed=0, test_groups=other)
+    on_test = {(n.instrument, n.midi) for n, s in zip(tiny_dataset.notes, fixed) if s == TEST and not n.silent}
+    assert on_test == {("flute", 60), ("trumpet", 70)}
