@@ -192,7 +192,8 @@ def test_a_held_note_at_either_end_of_a_range_is_one_note_of_that_pitch(session,
 @pytest.mark.parametrize("instrument,midi", [("violin", 104), ("violin", 105), ("flute", 97), ("piano", 105),
                                              ("piano", 21), ("bassoon", 34), ("french_horn", 34)])
 def test_no_octave_error_at_the_ends_of_a_range(session, instrument, midi, tmp_path):
-    # Some of these still split where the sample's own level wanders (see the transcription notes in the README).
+    # Some of these still split where the sample's own level wanders (GeneralUser's violin G#7, piano A7): the
+    # pitch must be right all the same.
     notes = _transcribe_held(session, instrument, midi, tmp_path)
     assert notes and {n.midi for n in notes} == {midi}, [(n.start, n.end, n.midi) for n in notes]
     assert sum(n.end - n.start for n in notes) > 1.2
