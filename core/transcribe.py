@@ -39,6 +39,8 @@ class TranscribeSettings:
     # The model runs on every 3rd analysed frame (38 ms apart, finer than the 64 ms majority filter), the
     # frames between interpolated: 3.5x the speed, the same note F1 on the benchmark melodies.
     label_stride: int = 3
+    phrase_gap: float = 0.3  # seconds of rest that end a phrase, for the instrument decision
+    own_instrument_confidence: float = 0.9  # a note this sure of another instrument than its phrase keeps it
     chunk_seconds: float = 30.0  # audio read and analysed this much at a time: memory stays flat
     block: int = 32768
 
@@ -371,6 +373,7 @@ def posteriors_to_notes(session: ModelSession, post: Posteriors, settings: Trans
         for q, s in enumerate(starts):
             segments.append((s, starts[q + 1] if q + 1 < len(starts) else j, m, i))
     notes: list[Note] = []
+    note_inst: list[np.ndarray] = []
     for q, (s, e, m, first) in enumerate(segments):
         start, end = times[s], times[e - 1] + dt
         if q + 1 < len(segments):
@@ -387,7 +390,30 @@ def posteriors_to_notes(session: ModelSession, post: Posteriors, settings: Trans
         notes.append(Note(float(start), float(end), m, vocab["dynamics"][int(dyn_p.argmax())], vocab["instrument"][int(inst_p.argmax())],
                           confidence={"pitch_class": pc_p[sel, pc_i].mean(), "octave": oct_p[sel, oct_i].mean(),
                                       "dynamics": float(dyn_p.max()), "instrument": float(inst_p.max())}))
+        note_inst.append(inst_p)
+    _phrase_instruments(notes, note_inst, vocab["instrument"], settings)
     return notes
+
+
+def _phrase_instruments(notes: list[Note], probs: list[np.ndarray], names: list[str], settings: TranscribeSettings) -> None:
+    """One instrument per phrase (notes less than phrase_gap apart), from the evidence of all its notes
+    weighted by their length: one note's frames say less about the timbre than the whole phrase's.
+    A note keeps its own instrument where it alone is confident of another (a second player)."""
+    k = 0
+    while k < len(notes):
+        j = k + 1
+        while j < len(notes) and notes[j].start - notes[j - 1].end < settings.phrase_gap:
+            j += 1
+        if j - k > 1:
+            weights = np.array([n.end - n.start for n in notes[k:j]])
+            phrase = np.average(np.stack(probs[k:j]), axis=0, weights=weights)
+            choice = int(phrase.argmax())
+            for n, p in zip(notes[k:j], probs[k:j]):
+                if p.max() >= settings.own_instrument_confidence and int(p.argmax()) != choice:
+                    continue
+                n.instrument = names[choice]
+                n.confidence["instrument"] = float(phrase[choice])
+        k = j
 
 
 def transcribe(session: ModelSession, path: str | os.PathLike, settings: TranscribeSettings = TranscribeSettings(),

@@ -197,3 +197,20 @@ def test_no_octave_error_at_the_ends_of_a_range(session, instrument, midi, tmp_p
     notes = _transcribe_held(session, instrument, midi, tmp_path)
     assert notes and {n.midi for n in notes} == {midi}, [(n.start, n.end, n.midi) for n in notes]
     assert sum(n.end - n.start for n in notes) > 1.2
+
+
+def test_a_phrase_is_named_one_instrument_from_all_its_notes():
+    from glissando.core.transcribe import TranscribeSettings, _phrase_instruments
+
+    names = ["flute", "oboe", "violin", "silent"]
+    notes = [Note(0.0, 0.5, 60, "mf", ""), Note(0.55, 1.0, 62, "mf", ""), Note(1.05, 1.2, 64, "mf", ""),
+             Note(1.25, 1.6, 65, "mf", ""), Note(3.0, 3.5, 67, "mf", "")]
+    probs = [np.array(p) for p in ([0.7, 0.3, 0.0, -1], [0.4, 0.6, 0.0, -1], [0.45, 0.55, 0.0, -1],
+                                   [0.02, 0.03, 0.95, -1], [0.2, 0.8, 0.0, -1])]
+    for n, p in zip(notes, probs):
+        n.instrument = names[int(p.argmax())]
+    _phrase_instruments(notes, probs, names, TranscribeSettings())
+    # The first three notes, heard as flute, oboe, oboe one by one, are one flute phrase (longer notes weigh
+    # more); the confident violin keeps its own name; after a rest of 1.4 s a new phrase decides alone.
+    assert [n.instrument for n in notes] == ["flute", "flute", "flute", "violin", "oboe"]
+    assert notes[1].confidence["instrument"] == pytest.approx((0.7 * 0.5 + 0.4 * 0.45 + 0.45 * 0.15 + 0.02 * 0.35) / 1.45)
