@@ -43,7 +43,6 @@ def _warn(msg: str) -> None:
 def cmd_make_dataset(args) -> int:
     from .data.importers import build_dataset
     from .data.labels import DEFAULT_INSTRUMENTS, PAPER_INSTRUMENTS
-
     from .data.soundfont import training_soundfonts
 
     fonts = list(args.soundfont or [])
@@ -130,6 +129,9 @@ def cmd_train(args) -> int:
 
 
 def cmd_loso(args) -> int:
+    import numpy as np
+
+    from .jobs import atomic_write
     from .training.loso import leave_one_source_out
 
     overrides = {"arch": args.arch, "dropout": args.dropout}
@@ -145,8 +147,6 @@ def cmd_loso(args) -> int:
                           for k in ("pitch", "octave", "dynamics", "instrument"))
         bar.write(f"without {source}: {scores} ({acc['notes']} notes){f1}")
 
-    import numpy as np
-
     try:
         result = leave_one_source_out(args.data, args.out, _train_config(args), overrides, sources=args.sources,
                                       melodies=not args.no_melodies, device=args.device, progress=bar, on_result=report,
@@ -154,8 +154,6 @@ def cmd_loso(args) -> int:
     finally:
         bar.close()
     path = Path(args.out) / "loso.json"
-    from .jobs import atomic_write
-
     with atomic_write(path) as tmp:
         Path(tmp).write_text(json.dumps(result, indent=1))
     print(f"leave-one-source-out results written to {path}")
@@ -357,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--no-augment", action="store_true", help="no frame augmentation during training")
         parser.add_argument("--transpose", type=float, default=0.5,
-                            help="share of training frames transposed by up to 2 semitones, relabelled (default 0.5)")
+                            help="share of training frames transposed by up to --transpose-semitones, relabelled (default 0.5)")
         parser.add_argument("--transpose-semitones", type=int, default=2, help="largest transposition (default 2)")
         parser.add_argument("--eq-db", type=float, help="frame augmentation: random EQ and tilt (dB/octave) up to this (default 1.5)")
         parser.add_argument("--dropout", type=float, default=0.2, help="dropout in the conv encoder's head (default 0.2)")

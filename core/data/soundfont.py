@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Optional
 
 import numpy as np
 
 from ..jobs import GlissandoError
-from .labels import INSTRUMENTS
 
 NOTE_ON_SECONDS = 1.0
 NOTE_TOTAL_SAMPLES = 32768  # about 1.49 s at 22050 Hz: the note, its release, one analysis block
@@ -31,13 +30,6 @@ class SoundFontRenderer:
 
     def has_program(self, program: int) -> bool:
         return self._synth.sfpreset_name(self._sfid, 0, program) is not None
-
-    def check_instruments(self, names: Iterable[str]) -> None:
-        for name in names:
-            if name not in INSTRUMENTS:
-                raise GlissandoError(f"unknown instrument {name!r} (known: {', '.join(sorted(INSTRUMENTS))})")
-            if not self.has_program(INSTRUMENTS[name].gm_program):
-                raise GlissandoError(f"{self.path}: the SoundFont has no preset for {name} (GM program {INSTRUMENTS[name].gm_program + 1})")
 
     def render_note(self, program: int, midi: int, velocity: int, on_seconds: float = NOTE_ON_SECONDS,
                     total_samples: int = NOTE_TOTAL_SAMPLES, bend_cents: Optional[np.ndarray] = None) -> np.ndarray:
