@@ -4,13 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv default-model model-card clean
+.PHONY: run test venv default-model model-card clean wheel bundle bundle-smoke
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml setup.py Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# numpy first: nsgt builds without isolation against the numpy already installed.
-	$(BIN)/pip install -q "numpy>=1.24,<2" "setuptools>=68" wheel cython
+	$(BIN)/pip install -q "numpy>=1.24,<2" "setuptools>=77" wheel cython
 	$(BIN)/pip install -q --no-build-isolation nsgt==0.19
 	# tinysoundfont declares pyaudio, which does not build here and is not needed for rendering.
 	$(BIN)/pip install -q --no-deps tinysoundfont==0.3.7

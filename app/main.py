@@ -32,7 +32,7 @@ def run_app(model: Optional[str] = None, screenshot: Optional[Path] = None) -> i
         def give_up_if_no_model(text: str):
             # A remembered model that fails falls back to the default; only when nothing is left loading
             # and no model is in does the screenshot stop, as an error.
-            if window.current is None and window.loading == 0:
+            if window.sessions.current is None and window.sessions.loading == 0:
                 print(f"glissando: {text}", file=sys.stderr)
                 status["code"] = 2
                 window.close()

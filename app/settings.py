@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
-from pathlib import Path
-
 from PySide6.QtCore import QSettings, QStandardPaths
+
+from glissando.core.render import RenderSettings
 
 DEFAULTS: dict[str, Any] = {
     "model/last": "",
@@ -64,3 +65,9 @@ def data_dir() -> Path:
     path = Path(override) if override else Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def render_settings(settings: Settings, interpolation: str | None = None) -> RenderSettings:
+    """How renders sound with the user's preferences; ``interpolation`` overrides the default glide."""
+    return RenderSettings(interpolation=interpolation or settings.get("render/interpolation"),
+                          phase=settings.get("render/phase"))

@@ -78,12 +78,12 @@ def live_vs_offline(session, held_loops: bool = True) -> tuple[list[float], list
     over the frames 1.1 s to 1.9 s into a 2.5 s note. The note is held in real time on a paced
     device, as a player would hold it. Also returns, per note, how long the sound took to settle
     into its reconstructed loop (ms; nan without loops)."""
-    from glissando.core.data.frames import BLOCK_LENGTH
     from glissando.core.midi import Note
     from glissando.core.render import render_notes
     from glissando.core.spectral import NSGTransform, spectral_convergence
 
-    transform = NSGTransform.for_length(BLOCK_LENGTH, session.spectral)
+    block = session.spectral.block
+    transform = NSGTransform.for_length(block, session.spectral)
     inner = slice(transform.n_frames // 4, 3 * transform.n_frames // 4)
     first = int(0.75 * session.spectral.sample_rate)
     result, settled = [], []
@@ -106,8 +106,8 @@ def live_vs_offline(session, held_loops: bool = True) -> tuple[list[float], list
         device.stop()
         live = np.concatenate(devices_recording)
         offline = render_notes(session, [Note(0.0, HOLD_S, midi, dynamics, instrument)])
-        heard = transform.forward(live[first : first + BLOCK_LENGTH])[1:-1][:, inner]
-        exported = np.abs(transform.forward(offline[first : first + BLOCK_LENGTH])[1:-1])[:, inner]
+        heard = transform.forward(live[first : first + block])[1:-1][:, inner]
+        exported = np.abs(transform.forward(offline[first : first + block])[1:-1])[:, inner]
         result.append(spectral_convergence(exported, heard))
         settled.append(settle)
     return result, settled

@@ -81,12 +81,12 @@ def memory(session, midi_path: Path) -> None:
 def held_notes(session, repeats: int) -> None:
     from latency import HELD
 
-    from glissando.core.data.frames import BLOCK_LENGTH
     from glissando.core.midi import Note
     from glissando.core.spectral import NSGTransform, spectral_convergence
 
     notes = [Note(3.0 * i, 3.0 * i + 2.9, m, d, ins) for i, (m, d, ins) in enumerate(HELD)]
-    transform = NSGTransform.for_length(BLOCK_LENGTH, session.spectral)
+    block = session.spectral.block
+    transform = NSGTransform.for_length(block, session.spectral)
     inner = slice(transform.n_frames // 4, 3 * transform.n_frames // 4)
     sr = session.spectral.sample_rate
     speed, middle = {}, {}
@@ -100,8 +100,8 @@ def held_notes(session, repeats: int) -> None:
         scs = []
         for n in notes:
             frame = session.decode_magnitudes(session.label_latent(n.midi, n.dynamics, n.instrument)[None])[0][:, None]
-            first = int((n.start + 1.45) * sr) - BLOCK_LENGTH // 2
-            heard = transform.forward(audio[first : first + BLOCK_LENGTH])[1:-1][:, inner]
+            first = int((n.start + 1.45) * sr) - block // 2
+            heard = transform.forward(audio[first : first + block])[1:-1][:, inner]
             scs.append(spectral_convergence(np.broadcast_to(frame, heard.shape), heard))
         middle[name] = statistics.median(scs)
         print(f"held notes, {name:16}: {speed[name]:6.1f}x real time, held middle vs the model's frame: "

@@ -26,6 +26,7 @@ from glissando.core.data.frames import log_frames_long  # noqa: E402
 from glissando.core.data.labels import DEFAULT_INSTRUMENTS, INSTRUMENTS  # noqa: E402
 from glissando.core.data.soundfont import SoundFontRenderer, default_soundfont_paths  # noqa: E402
 from glissando.core.session import ModelSession  # noqa: E402
+from glissando.core.spectral import SAMPLE_RATE as SR  # noqa: E402
 from glissando.core.training.loso import note_f1  # noqa: E402
 from glissando.core.transcribe import transcribe  # noqa: E402
 
@@ -34,9 +35,9 @@ def memory(renderer, minutes: float) -> None:
     glissando = str(Path(sys.executable).with_name("glissando"))
     with tempfile.TemporaryDirectory() as tmp:
         one = renderer.render_sequence(INSTRUMENTS["flute"].gm_program, melody("flute", 60))
-        reps = int(np.ceil(minutes * 60 * 22050 / len(one)))
+        reps = int(np.ceil(minutes * 60 * SR / len(one)))
         path = Path(tmp) / "long.wav"
-        with sf.SoundFile(str(path), "w", 22050, 1, "PCM_16") as fh:
+        with sf.SoundFile(str(path), "w", SR, 1, "PCM_16") as fh:
             for _ in range(reps):
                 fh.write(one)
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -45,7 +46,7 @@ def memory(renderer, minutes: float) -> None:
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         took = time.perf_counter() - t0
         rss = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
-        print(f"transcribe {reps * len(one) / 22050 / 60:.1f} min: peak memory {rss:.0f} MB, {took:.1f} s with start-up")
+        print(f"transcribe {reps * len(one) / SR / 60:.1f} min: peak memory {rss:.0f} MB, {took:.1f} s with start-up")
 
 
 def main() -> None:
@@ -62,7 +63,7 @@ def main() -> None:
             events = melody(inst, args.notes)
             audio = renderer.render_sequence(INSTRUMENTS[inst].gm_program, events)
             wav = Path(tmp) / f"{inst}.wav"
-            sf.write(str(wav), audio, 22050)
+            sf.write(str(wav), audio, SR)
             t0 = time.perf_counter()
             notes, _ = transcribe(session, wav)
             took = time.perf_counter() - t0
@@ -70,10 +71,10 @@ def main() -> None:
             log_frames_long(audio)
             reference = time.perf_counter() - t0
             f1 = note_f1(events, notes)
-            rtfs.append(len(audio) / 22050 / took)
+            rtfs.append(len(audio) / SR / took)
             ratios.append(reference / took)
             f1s.append(f1)
-            print(f"{inst:12} {len(audio) / 22050:5.1f} s  {rtfs[-1]:6.1f}x real time  F1 {f1:.3f}  ({len(notes)} notes for {len(events)})")
+            print(f"{inst:12} {len(audio) / SR:5.1f} s  {rtfs[-1]:6.1f}x real time  F1 {f1:.3f}  ({len(notes)} notes for {len(events)})")
     if args.memory:
         memory(renderer, 30)
     print(f"transcribe: rtf_median={statistics.median(rtfs):.1f} speed_vs_numpy_analysis={statistics.median(ratios):.2f} "

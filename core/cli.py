@@ -2,12 +2,19 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import sys
 from pathlib import Path
 from typing import Optional
 
-from .jobs import Cancelled, GlissandoError
+from .errors import Cancelled, DeviceUnavailable, GlissandoError, OutputExists, UnknownFormat
+from .jobs import atomic_write
+
+FRONTENDS = "glissando.frontends"  # the entry point group front ends register in (pyproject.toml)
+# What the command line adds to core's errors: the flag that answers each.
+FLAG_HINTS = ((OutputExists, "use --force to replace it"), (UnknownFormat, "choose one with --format"),
+              (DeviceUnavailable, "use --device cpu or auto"))
 
 
 class _Bar:
@@ -42,7 +49,7 @@ def _warn(msg: str) -> None:
 
 def cmd_make_dataset(args) -> int:
     from .data.importers import build_dataset
-    from .data.labels import DEFAULT_INSTRUMENTS, PAPER_INSTRUMENTS
+    from .data.labels import INSTRUMENT_PRESETS
     from .data.soundfont import training_soundfonts
 
     fonts = list(args.soundfont or [])
@@ -55,7 +62,7 @@ def cmd_make_dataset(args) -> int:
         fonts += [p for p in found.values() if p not in fonts]
     if not (fonts or args.import_sol or args.import_nsynth or args.csv):
         raise GlissandoError("give a source: --soundfont SF2, --training-banks, --import-sol DIR, --import-nsynth DIR or --csv FILE")
-    instruments = {"default": DEFAULT_INSTRUMENTS, "paper": PAPER_INSTRUMENTS}.get(args.preset, DEFAULT_INSTRUMENTS)
+    instruments = INSTRUMENT_PRESETS[args.preset]
     if args.instruments:
         instruments = [s.strip() for s in args.instruments.split(",") if s.strip()]
     bar = _Bar("note")
@@ -131,7 +138,6 @@ def cmd_train(args) -> int:
 def cmd_loso(args) -> int:
     import numpy as np
 
-    from .jobs import atomic_write
     from .training.loso import leave_one_source_out
 
     overrides = {"arch": args.arch, "dropout": args.dropout}
@@ -191,8 +197,6 @@ def cmd_evaluate(args) -> int:
             _warn(result["warning"])
         print(format_table(result))
     if args.json:
-        from .jobs import atomic_write
-
         with atomic_write(args.json) as tmp:
             Path(tmp).write_text(json.dumps(result, indent=2))
         print(f"\nJSON written to {args.json}")
@@ -227,7 +231,7 @@ def _render_and_write(args, session, notes) -> None:
 
 def parse_note_list(text: str, default_instrument: str) -> list:
     """'C4:mf:1.0 E4:ff:0.5 R:0.25' -> consecutive notes (R is a rest)."""
-    from .data.labels import parse_note
+    from .units import parse_note
     from .midi import Note
 
     notes, now = [], 0.0
@@ -305,22 +309,46 @@ def cmd_transcribe(args) -> int:
             print(f"{source}: {len(notes)} notes -> {target}")
         except GlissandoError as exc:
             bar.close()
-            print(f"glissando: {exc}", file=sys.stderr)
+            print(f"glissando: {error_message(exc)}", file=sys.stderr)
             failures += 1
     return 2 if failures else 0
 
 
 def cmd_gui(args) -> int:
-    try:
-        from ..app.main import run_app
-    except ImportError as exc:
-        raise GlissandoError(f"the desktop app is not available ({exc}); install with the 'gui' extra") from None
+    run_app = _frontend("gui")
     return run_app(model=args.model, screenshot=args.screenshot)
+
+
+def _frontend(name: str):
+    """A front end registered in the ``glissando.frontends`` entry point group: core never imports
+    one, so the engine installs and runs without the desktop app's dependencies."""
+    found = list(importlib.metadata.entry_points(group=FRONTENDS, name=name))
+    if not found:
+        raise GlissandoError(f"the {name} front end is not installed (install Glissando with the 'gui' extra: "
+                             "pip install 'glissando[gui]')")
+    try:
+        return found[0].load()
+    except (ImportError, AttributeError) as exc:  # PySide6 or a system library (libGL, libEGL) missing
+        raise GlissandoError(f"the {name} front end is not available ({exc}); install Glissando with the 'gui' extra") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="glissando", description="Translate between sound and musical symbols.")
     sub = p.add_subparsers(dest="command", required=True)
+    _add_make_dataset(sub)
+    _add_training(sub)
+    _add_evaluation(sub)
+    _add_audio_out(sub)
+    _add_transcribe(sub)
+    g = sub.add_parser("gui", help="open the desktop app")
+    g.add_argument("--model")
+    g.add_argument("--screenshot", type=Path, help="open, draw, save the window to this PNG and exit")
+    g.set_defaults(func=cmd_gui)
+    return p
+
+
+def _add_make_dataset(sub) -> None:
+    from .data.labels import DYNAMICS, INSTRUMENT_PRESETS, RENDERED_DYNAMICS
 
     d = sub.add_parser("make-dataset", help="render or import notes and extract their frames")
     d.add_argument("--soundfont", type=Path, action="append",
@@ -331,37 +359,42 @@ def build_parser() -> argparse.ArgumentParser:
                    help="augmented renderings per SoundFont note: vibrato, room, EQ, noise (default 0)")
     d.add_argument("--frames-per-note", type=int, default=24, help="sustained frames kept per note (default 24)")
     d.add_argument("--instruments", help="comma-separated instrument names (default: the preset's)")
-    d.add_argument("--preset", choices=["default", "paper"], default="default",
+    d.add_argument("--preset", choices=list(INSTRUMENT_PRESETS), default="default",
                    help="default: 14 orchestral instruments; paper: flute, violin, alto sax, trumpet, piano")
-    d.add_argument("--dynamics", default="pp,mf,ff", help="dynamics to render (default pp,mf,ff)")
+    d.add_argument("--dynamics", default=",".join(RENDERED_DYNAMICS),
+                   help=f"dynamics to render, comma-separated from {', '.join(DYNAMICS)} (default %(default)s)")
     d.add_argument("--import-sol", type=Path, help="a folder of SOL / TinySOL-named audio files")
     d.add_argument("--import-nsynth", type=Path, help="an NSynth folder (examples.json + audio/)")
     d.add_argument("--csv", type=Path, help="a CSV: file[,note|midi][,dynamics][,instrument]")
     d.add_argument("--out", type=Path, required=True)
     d.set_defaults(func=cmd_make_dataset)
 
+
+def _training_options(parser) -> None:
+    from .device import DEVICES
     from .models.vae import ARCHITECTURES
 
-    def training_options(parser):
-        parser.add_argument("--data", type=Path, required=True, nargs="+",
-                            help="data set folder(s); several are combined (same spectral settings and dynamics)")
-        parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-        parser.add_argument("--arch", choices=ARCHITECTURES, default="conv",
-                            help="signal encoder: conv (harmonic-stack convolutions, default) or the paper's MLP")
-        parser.add_argument("--epochs", type=int, default=60)
-        parser.add_argument("--batch-size", type=int, default=256)
-        parser.add_argument("--hidden", type=int, help="signal VAE hidden units (paper: 2000)")
-        parser.add_argument("--beta-max", type=float, help="final weight of the KL terms after warm-up")
-        parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--no-augment", action="store_true", help="no frame augmentation during training")
-        parser.add_argument("--transpose", type=float, default=0.5,
-                            help="share of training frames transposed by up to --transpose-semitones, relabelled (default 0.5)")
-        parser.add_argument("--transpose-semitones", type=int, default=2, help="largest transposition (default 2)")
-        parser.add_argument("--eq-db", type=float, help="frame augmentation: random EQ and tilt (dB/octave) up to this (default 1.5)")
-        parser.add_argument("--dropout", type=float, default=0.2, help="dropout in the conv encoder's head (default 0.2)")
+    parser.add_argument("--data", type=Path, required=True, nargs="+",
+                        help="data set folder(s); several are combined (same spectral settings and dynamics)")
+    parser.add_argument("--device", choices=DEVICES, default="auto")
+    parser.add_argument("--arch", choices=ARCHITECTURES, default="conv",
+                        help="signal encoder: conv (harmonic-stack convolutions, default) or the paper's MLP")
+    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--hidden", type=int, help="signal VAE hidden units (paper: 2000)")
+    parser.add_argument("--beta-max", type=float, help="final weight of the KL terms after warm-up")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-augment", action="store_true", help="no frame augmentation during training")
+    parser.add_argument("--transpose", type=float, default=0.5,
+                        help="share of training frames transposed by up to --transpose-semitones, relabelled (default 0.5)")
+    parser.add_argument("--transpose-semitones", type=int, default=2, help="largest transposition (default 2)")
+    parser.add_argument("--eq-db", type=float, help="frame augmentation: random EQ and tilt (dB/octave) up to this (default 1.5)")
+    parser.add_argument("--dropout", type=float, default=0.2, help="dropout in the conv encoder's head (default 0.2)")
 
+
+def _add_training(sub) -> None:
     t = sub.add_parser("train", help="train a cross-modal model on a data set")
-    training_options(t)
+    _training_options(t)
     t.add_argument("--out", type=Path, required=True, help="model folder (model.safetensors, checkpoint.pt)")
     t.add_argument("--symbol-hidden", type=int, help="symbol VAE hidden units (paper: 800)")
     t.add_argument("--threads", type=int, help="CPU threads for torch")
@@ -370,13 +403,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     lo = sub.add_parser("loso", help="leave-one-source-out: train without each sample set, evaluate on it")
-    training_options(lo)
+    _training_options(lo)
     lo.add_argument("--out", type=Path, required=True, help="folder: one model per left-out source, and loso.json")
     lo.add_argument("--sources", nargs="+", help="only these sources (default: every source of the data)")
     lo.add_argument("--no-melodies", action="store_true", help="skip the melody transcription (note F1)")
     lo.add_argument("--rescore", action="store_true", help="evaluate finished sources' models again, without training")
     lo.set_defaults(func=cmd_loso)
 
+
+def _add_evaluation(sub) -> None:
     mc = sub.add_parser("model-card", help="write a model's MODEL_CARD.md from evaluate --json and loso outputs")
     mc.add_argument("--model", required=True)
     mc.add_argument("--evaluation", type=Path, required=True, help="JSON from 'glissando evaluate --json'")
@@ -395,44 +430,57 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--source", help="with --notes: only the notes of this sample set")
     e.set_defaults(func=cmd_evaluate)
 
-    def audio_out(parser):
-        parser.add_argument("--model", help="model file or folder (default: the shipped model)")
-        parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-        parser.add_argument("--interp", choices=["none", "linear", "cubic", "spherical"], default="linear",
-                            help="how the latent path moves between targets")
-        parser.add_argument("--phase", choices=["fast", "gl30"], default="fast",
-                            help="phase reconstruction: fast (default) or the paper's Griffin-Lim, 30 iterations")
-        parser.add_argument("--rate", type=int, choices=[22050, 44100], default=22050)
-        parser.add_argument("--bits", choices=["16", "24", "float"], default="16")
-        parser.add_argument("--instrument", help="instrument to play (render-midi: for every track)")
-        parser.add_argument("-o", "--output", type=Path, required=True)
-        parser.add_argument("--force", action="store_true", help="replace an existing output file")
 
+def _audio_out_options(parser) -> None:
+    from .device import DEVICES
+    from .interpolation import MODES
+    from .render import OUTPUT_RATES, PHASE_METHODS, SUBTYPES, RenderSettings
+
+    parser.add_argument("--model", help="model file or folder (default: the shipped model)")
+    parser.add_argument("--device", choices=DEVICES, default="auto")
+    parser.add_argument("--interp", choices=MODES, default=RenderSettings.interpolation,
+                        help="how the latent path moves between targets")
+    parser.add_argument("--phase", choices=PHASE_METHODS, default=RenderSettings.phase,
+                        help="phase reconstruction: fast (default) or the paper's Griffin-Lim, 30 iterations")
+    parser.add_argument("--rate", type=int, choices=OUTPUT_RATES, default=OUTPUT_RATES[0])
+    parser.add_argument("--bits", choices=list(SUBTYPES), default="16")
+    parser.add_argument("--instrument", help="instrument to play (render-midi: for every track)")
+    parser.add_argument("-o", "--output", type=Path, required=True)
+    parser.add_argument("--force", action="store_true", help="replace an existing output file")
+
+
+def _add_audio_out(sub) -> None:
     sy = sub.add_parser("synth", help="render notes written as NOTE:DYNAMICS:SECONDS to a WAV")
     sy.add_argument("--notes", required=True, help='e.g. "C4:mf:1.0 E4:ff:0.5 R:0.25 G4:pp:1"')
-    audio_out(sy)
+    _audio_out_options(sy)
     sy.set_defaults(func=cmd_synth)
 
     rm = sub.add_parser("render-midi", help="render a MIDI file to a WAV")
     rm.add_argument("input", type=Path)
     rm.add_argument("--strict", action="store_true", help="refuse notes outside the instrument's trained range")
-    audio_out(rm)
+    _audio_out_options(rm)
     rm.set_defaults(func=cmd_render_midi)
+
+
+def _add_transcribe(sub) -> None:
+    from .device import DEVICES
+    from .transcribe import FORMATS
 
     tr = sub.add_parser("transcribe", help="audio -> notes (JSON, CSV or MIDI)")
     tr.add_argument("inputs", nargs="+")
     tr.add_argument("--model")
-    tr.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    tr.add_argument("--format", choices=["json", "csv", "mid"])
+    tr.add_argument("--device", choices=DEVICES, default="auto")
+    tr.add_argument("--format", choices=FORMATS)
     tr.add_argument("-o", "--output", help="output file (one input) or folder (several)")
     tr.add_argument("--force", action="store_true", help="replace existing output files")
     tr.set_defaults(func=cmd_transcribe)
 
-    g = sub.add_parser("gui", help="open the desktop app")
-    g.add_argument("--model")
-    g.add_argument("--screenshot", type=Path, help="open, draw, save the window to this PNG and exit")
-    g.set_defaults(func=cmd_gui)
-    return p
+
+def error_message(exc: GlissandoError) -> str:
+    """The error's message, with the flag that answers it where there is one: core's errors describe
+    the problem, only the command line knows its flags."""
+    hint = next((h for kind, h in FLAG_HINTS if isinstance(exc, kind)), None)
+    return f"{exc} ({hint})" if hint else str(exc)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -440,7 +488,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         return args.func(args)
     except GlissandoError as exc:
-        print(f"glissando: {exc}", file=sys.stderr)
+        print(f"glissando: {error_message(exc)}", file=sys.stderr)
         return 2
     except Cancelled:
         print("glissando: cancelled", file=sys.stderr)

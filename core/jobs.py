@@ -12,16 +12,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
+# The error types live in errors.py; they stay importable from here, where jobs raise them.
+from .errors import Cancelled, GlissandoError  # noqa: F401
+
+__all__ = ["Cancelled", "CancelFn", "GlissandoError", "ProgressFn", "atomic_write", "check_cancel", "never_cancel",
+           "no_progress"]
+
 ProgressFn = Callable[[int, int, str], None]
 CancelFn = Callable[[], bool]
-
-
-class Cancelled(Exception):
-    """Raised inside a job when its cancel predicate returned True."""
-
-
-class GlissandoError(Exception):
-    """An error caused by the user's input: its message is shown as is, without a traceback."""
 
 
 def no_progress(done: int, total: int, message: str = "") -> None:

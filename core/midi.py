@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from .data.labels import instrument_for_program, note_name, velocity_to_dynamics, DYNAMICS_VELOCITY
+from .data.labels import instrument_for_program, velocity_to_dynamics, DYNAMICS_VELOCITY
 from .jobs import GlissandoError, atomic_write
+from .units import note_name
 
 DRUM_CHANNEL = 9
 

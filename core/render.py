@@ -10,24 +10,26 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 import numpy as np
 import torch
 
+from .errors import OutputExists
 from .jobs import CancelFn, GlissandoError, ProgressFn, atomic_write, check_cancel, no_progress
 from .midi import Note
-from .paths import interpolate
+from .interpolation import interpolate
 from .session import ModelSession
-from .spectral import NSGTransform, griffin_lim
+from .spectral import SAMPLE_RATE, NSGTransform, griffin_lim
 from .spectral.phase import phase_locked_init, steady_loop
 from .spectral.torch_nsgt import TorchNSGT
 
 PHASE_METHODS = ("fast", "gl30")
 STILL = 1e-6  # relative latent change per frame below which a path is holding still
-SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}
+SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}  # WAV bit depths
+OUTPUT_RATES = (SAMPLE_RATE, 2 * SAMPLE_RATE)  # the model's rate, or upsampled for players that want 44.1 kHz
 
 
 @dataclass
@@ -42,12 +44,19 @@ class RenderSettings:
     attack: float = 0.01  # seconds: no click at note starts
     release: float = 0.08
     glide: float = 0.06  # seconds spent moving between targets (linear / cubic / spherical)
-    block: int = 32768
+    # Samples per reconstructed block; None: the model's analysis block (SpectralConfig.block), the
+    # length its held loops are made with too.
+    block: Optional[int] = None
     batch_blocks: int = 8
     # A latent held this long (a sustain) is rendered from its frame's seamless loop (held_runs). A loop
     # costs about 0.2 s of one core: at 1.0 s the demo melody's one long repeated note cost 40% of
     # its render time (32x real time instead of 57x); at 1.5 s it keeps the fast path.
     held_seconds: float = 1.5
+
+
+def _with_block(settings: RenderSettings, session: ModelSession) -> RenderSettings:
+    """``settings`` with its block resolved: by default the model's analysis block."""
+    return settings if settings.block else replace(settings, block=session.spectral.block)
 
 
 def allocate_voices(notes: list[Note]) -> list[list[Note]]:
@@ -194,94 +203,135 @@ def _block_pool(max_workers: int) -> Iterator[ThreadPoolExecutor]:
         torch.set_num_threads(threads)
 
 
-def reconstruct_path(session: ModelSession, path: Callable[[np.ndarray], np.ndarray], n_samples: int,
-                     settings: RenderSettings, active: Optional[Callable[[float, float], bool]] = None,
-                     progress: ProgressFn = no_progress, cancel: Optional[CancelFn] = None,
-                     done_before: int = 0, total_blocks: Optional[int] = None) -> np.ndarray:
-    """Audio of a latent path given as a function of time (seconds -> latents)."""
-    sr = session.spectral.sample_rate
-    L = settings.block
-    hop = L // 2
-    transform = NSGTransform.for_length(L, session.spectral)
-    window = np.sin(np.pi * np.arange(L) / L) ** 2  # periodic Hann: half-overlapped copies sum to one
-    starts = np.arange(-hop, n_samples, hop)
-    out = np.zeros(n_samples + 2 * L)
-    todo = [int(s) for s in starts if active is None or active(s / sr, (s + L) / sr)]
-    # Fast phase: every other block ("anchors") first, from phase-locked phases; then the blocks
-    # between them, which find both neighbours done and take their phases from them in both overlaps.
-    anchor = {s: (s + hop) // hop % 2 == 0 for s in todo}
-    done: dict[int, np.ndarray] = {}  # block start -> audio, while a later block may overlap it
-    total = total_blocks or len(todo)
+class _PathBlocks:
+    """The blocks of one reconstruct_path call, and what its blocks share: which are anchors, the audio
+    of blocks a later one overlaps, and the loops of held frames."""
 
-    # Held frames (a note's sustain) start from their seamless loop (spectral/phase.steady_loop) at
-    # the block's place in it; a block that holds one frame throughout is that loop, so consecutive
-    # held blocks are one signal and their cross-fade is exact. Fast phase alone leaves held notes 0.14
-    # from the model's frame (median over 11 instruments, up to 0.27), the loop 0.03; the live engine
-    # plays the same loops (playback/loops.py). A loop costs 0.2 s of one core, so only runs held for
-    # ``held_seconds`` get one: short notes keep the fast path.
-    loops: dict[bytes, np.ndarray] = {}
-    held_of: dict[int, list[tuple[int, int, bytes]]] = {}  # block start -> its held runs (first, end, loop key)
+    def __init__(self, session: ModelSession, path: Callable[[np.ndarray], np.ndarray], settings: RenderSettings,
+                 todo: list[int]):
+        self.session, self.path, self.settings, self.todo = session, path, settings, todo
+        self.sr = session.spectral.sample_rate
+        self.L = settings.block
+        self.hop = self.L // 2
+        self.transform = NSGTransform.for_length(self.L, session.spectral)
+        self.window = np.sin(np.pi * np.arange(self.L) / self.L) ** 2  # periodic Hann: half-overlapped copies sum to one
+        # Fast phase: every other block ("anchors") first, from phase-locked phases; then the blocks
+        # between them, which find both neighbours done and take their phases from them in both overlaps.
+        self.anchor = {s: (s + self.hop) // self.hop % 2 == 0 for s in todo}
+        self.done: dict[int, np.ndarray] = {}  # block start -> audio, while a later block may overlap it
+        # Held frames (a note's sustain) start from their seamless loop (spectral/phase.steady_loop) at
+        # the block's place in it; a block that holds one frame throughout is that loop, so consecutive
+        # held blocks are one signal and their cross-fade is exact. Fast phase alone leaves held notes 0.14
+        # from the model's frame (median over 11 instruments, up to 0.27), the loop 0.03; the live engine
+        # plays the same loops (playback/loops.py). A loop costs 0.2 s of one core, so only runs held for
+        # ``held_seconds`` get one: short notes keep the fast path.
+        self.loops: dict[bytes, np.ndarray] = {}
+        self.held_of: dict[int, list[tuple[int, int, bytes]]] = {}  # block start -> its held runs (first, end, loop key)
 
-    def held_runs(s: int, latents: np.ndarray, m: np.ndarray) -> list[tuple[int, int, bytes, np.ndarray]]:
+    def batch_end(self, i: int) -> int:
+        """End (exclusive, in ``todo``) of the batch of blocks that starts at index ``i``."""
+        todo = self.todo
+        j = min(i + self.settings.batch_blocks, len(todo))
+        if self.settings.phase == "fast" and j < len(todo) and j - 1 > i and not self.anchor[todo[j - 1]] \
+                and todo[j] == todo[j - 1] + self.hop:
+            j -= 1  # end on an anchor, so that the block after it still finds both neighbours done
+        return j
+
+    def magnitudes(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The path's latents at every frame of the batch's blocks, and the NSGT magnitudes (blocks, rows,
+        frames) they decode to (zero in the two edge rows)."""
+        transform = self.transform
+        times = (batch[:, None] + np.arange(transform.n_frames)[None, :] * transform.hop) / self.sr
+        z = self.path(times.reshape(-1))
+        mags = self.session.decode_magnitudes(z).reshape(len(batch), transform.n_frames, -1)
+        full = np.zeros((len(batch), transform.n_rows, transform.n_frames), dtype=mags.dtype)
+        full[:, 1:-1] = mags.transpose(0, 2, 1)
+        return z, full
+
+    def add_reference(self, batch: np.ndarray, full: np.ndarray, out: np.ndarray) -> None:
+        """The paper's reference: 30 Griffin-Lim iterations per block, from random phases."""
+        L = self.L
+        for s, m in zip(batch, full):
+            out[s + L : s + 2 * L] += griffin_lim(m, self.transform, n_iter=30, momentum=0.0, seed=int(s) & 0xFFFF)[0] * self.window
+
+    def add_fast(self, batch: np.ndarray, z: np.ndarray, full: np.ndarray, out: np.ndarray, pool: ThreadPoolExecutor) -> None:
+        """Fast phase: the batch's held loops, then its anchors, then the blocks between them."""
+        L, transform = self.L, self.transform
+        new = {}
+        for s, latents, m in zip(batch.tolist(), z.reshape(len(batch), transform.n_frames, -1), full):
+            runs = self.held_runs(s, latents, m)
+            self.held_of[s] = [(a, b, key) for a, b, key, _ in runs]
+            new.update((key, frame) for _, _, key, frame in runs if key not in self.loops)
+        self.loops.update(zip(new, pool.map(lambda frame: steady_loop(frame, self.session.spectral, L), new.values())))
+        # Blocks of one kind never overlap each other, so each group's blocks are independent.
+        for anchors in (True, False):
+            group = [(s, m) for s, m in zip(batch.tolist(), full) if self.anchor[s] == anchors]
+            for (s, _), a in zip(group, pool.map(self.block, group)):
+                self.done[s] = a
+                out[s + L : s + 2 * L] += a * self.window
+        last = int(batch[-1])
+        self.done = {last: self.done[last]}
+        while len(self.loops) > self.settings.batch_blocks:  # a long note's loop outlives its batch, not more
+            self.loops.pop(next(iter(self.loops)))
+
+    def held_runs(self, s: int, latents: np.ndarray, m: np.ndarray) -> list[tuple[int, int, bytes, np.ndarray]]:
         """Runs of this block's frames that hold one latent for ``held_seconds`` in all, counting how
         long the path holds it beyond the block's edges: a note's sustain, wherever the blocks fall."""
-        if settings.phase != "fast" or not anchor[s]:  # blocks between anchors take their neighbours' phases
+        settings, transform, sr = self.settings, self.transform, self.sr
+        if settings.phase != "fast" or not self.anchor[s]:  # blocks between anchors take their neighbours' phases
             return []
         found = []
         first_t, last_t = s / sr, (s + (transform.n_frames - 1) * transform.hop) / sr
         for a, b in _still_runs(latents):
             frame = m[1:-1, a]
-            if frame.max() <= session.spectral.silence_floor:
+            if frame.max() <= self.session.spectral.silence_floor:
                 continue  # silence
             seconds = (b - a) / transform.frame_rate
             if a == 0:
-                seconds += _still_beyond(path, first_t, -1, latents[a], settings.held_seconds)
+                seconds += _still_beyond(self.path, first_t, -1, latents[a], settings.held_seconds)
             if b == len(latents):
-                seconds += _still_beyond(path, last_t, 1, latents[a], settings.held_seconds)
+                seconds += _still_beyond(self.path, last_t, 1, latents[a], settings.held_seconds)
             if seconds >= settings.held_seconds:
                 found.append((a, b, np.round(latents[a], 5).tobytes(), frame))
         return found
 
-    def block(start_and_magnitudes: tuple[int, np.ndarray]) -> np.ndarray:
+    def block(self, start_and_magnitudes: tuple[int, np.ndarray]) -> np.ndarray:
         s, m = start_and_magnitudes
-        runs = held_of.pop(s, [])
-        held = [(slice(a, b), np.roll(loops[key], -(s % L))) for a, b, key in runs]
+        runs = self.held_of.pop(s, [])
+        held = [(slice(a, b), np.roll(self.loops[key], -(s % self.L))) for a, b, key in runs]
         if len(held) == 1 and runs[0][1] - runs[0][0] == m.shape[1]:
             return held[0][1].astype(np.float64)
-        return _fast_phase(m, s, transform, settings, done.get(s - hop), done.get(s + hop), held)
+        return _fast_phase(m, s, self.transform, self.settings, self.done.get(s - self.hop), self.done.get(s + self.hop), held)
 
-    # Blocks of one kind never overlap each other, so each group's blocks are independent.
+
+def reconstruct_path(session: ModelSession, path: Callable[[np.ndarray], np.ndarray], n_samples: int,
+                     settings: RenderSettings, active: Optional[Callable[[float, float], bool]] = None,
+                     progress: ProgressFn = no_progress, cancel: Optional[CancelFn] = None,
+                     done_before: int = 0, total_blocks: Optional[int] = None) -> np.ndarray:
+    """Audio of a latent path given as a function of time (seconds -> latents).
+
+    Stops with Cancelled when ``cancel`` says so, and with the session's SessionClosed (a
+    GlissandoError) when its session is closed meanwhile, both between batches of blocks.
+    """
+    sr = session.spectral.sample_rate
+    L = settings.block
+    starts = np.arange(-(L // 2), n_samples, L // 2)
+    out = np.zeros(n_samples + 2 * L)
+    todo = [int(s) for s in starts if active is None or active(s / sr, (s + L) / sr)]
+    blocks = _PathBlocks(session, path, settings, todo)
+    total = total_blocks or len(todo)
     with _block_pool(settings.batch_blocks // 2) if settings.phase == "fast" else nullcontext() as pool:
         i = 0
         while i < len(todo):
             check_cancel(cancel)
-            j = min(i + settings.batch_blocks, len(todo))
-            if settings.phase == "fast" and j < len(todo) and j - 1 > i and not anchor[todo[j - 1]] and todo[j] == todo[j - 1] + hop:
-                j -= 1  # end on an anchor, so that the block after it still finds both neighbours done
+            session.check_open()
+            j = blocks.batch_end(i)
             batch = np.asarray(todo[i:j])
-            times = (batch[:, None] + np.arange(transform.n_frames)[None, :] * transform.hop) / sr
-            z = path(times.reshape(-1))
-            mags = session.decode_magnitudes(z).reshape(len(batch), transform.n_frames, -1)
-            full = np.zeros((len(batch), transform.n_rows, transform.n_frames), dtype=mags.dtype)
-            full[:, 1:-1] = mags.transpose(0, 2, 1)
+            z, full = blocks.magnitudes(batch)
             if settings.phase == "gl30":
-                for s, m in zip(batch, full):
-                    out[s + L : s + 2 * L] += griffin_lim(m, transform, n_iter=30, momentum=0.0, seed=int(s) & 0xFFFF)[0] * window
+                blocks.add_reference(batch, full, out)
             else:
-                new = {}
-                for s, latents, m in zip(batch.tolist(), z.reshape(len(batch), transform.n_frames, -1), full):
-                    runs = held_runs(s, latents, m)
-                    held_of[s] = [(a, b, key) for a, b, key, _ in runs]
-                    new.update((key, frame) for _, _, key, frame in runs if key not in loops)
-                loops.update(zip(new, pool.map(lambda frame: steady_loop(frame, session.spectral, L), new.values())))
-                for anchors in (True, False):
-                    group = [(s, m) for s, m in zip(batch.tolist(), full) if anchor[s] == anchors]
-                    for (s, _), a in zip(group, pool.map(block, group)):
-                        done[s] = a
-                        out[s + L : s + 2 * L] += a * window
-                done = {todo[j - 1]: done[todo[j - 1]]}
-                while len(loops) > settings.batch_blocks:  # a long note's loop outlives its batch, not more
-                    loops.pop(next(iter(loops)))
+                blocks.add_fast(batch, z, full, out, pool)
             progress(done_before + j, total, "rendering")
             i = j
     return out[L : L + n_samples]
@@ -296,6 +346,7 @@ def render_notes(session: ModelSession, notes: list[Note], settings: RenderSetti
         raise GlissandoError(f"unknown phase method {settings.phase!r} (use {', '.join(PHASE_METHODS)})")
     for n in notes:
         session.check_note(n.midi, n.dynamics, n.instrument)
+    settings = _with_block(settings, session)
     sr = session.spectral.sample_rate
     n_samples = int((max(n.end for n in notes) + settings.release + 0.05) * sr)
     paths = voice_paths(session, notes, settings)
@@ -314,6 +365,7 @@ def render_notes(session: ModelSession, notes: list[Note], settings: RenderSetti
 def render_trajectory(session: ModelSession, times: np.ndarray, latents: np.ndarray, settings: RenderSettings = RenderSettings(),
                       progress: ProgressFn = no_progress, cancel: Optional[CancelFn] = None) -> np.ndarray:
     """A free latent trajectory (targets reached at ``times``) as audio, with short fades at both ends."""
+    settings = _with_block(settings, session)
     sr = session.spectral.sample_rate
     n_samples = int(max(times[-1], 0.05) * sr)
     path = lambda q: interpolate(times, latents, q, settings.interpolation).astype(np.float32)
@@ -325,16 +377,16 @@ def render_trajectory(session: ModelSession, times: np.ndarray, latents: np.ndar
     return audio.astype(np.float32)
 
 
-def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int = 22050, out_rate: int = 22050,
+def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int = SAMPLE_RATE, out_rate: int = SAMPLE_RATE,
               bit_depth: str = "16", force: bool = False) -> Path:
-    """Write audio atomically; an existing file is replaced only with ``force``."""
+    """Write audio atomically; an existing file is replaced only with ``force`` (else OutputExists)."""
     import soundfile as sf
 
     path = Path(path)
     if path.exists() and not force:
-        raise GlissandoError(f"{path}: already exists (use --force to replace it)")
-    if out_rate not in (22050, 44100):
-        raise GlissandoError(f"{path}: output sample rate must be 22050 or 44100, not {out_rate}")
+        raise OutputExists(path)
+    if out_rate not in OUTPUT_RATES:
+        raise GlissandoError(f"{path}: output sample rate must be {' or '.join(map(str, OUTPUT_RATES))}, not {out_rate}")
     if bit_depth not in SUBTYPES:
         raise GlissandoError(f"{path}: bit depth must be one of {', '.join(SUBTYPES)}")
     audio = np.asarray(audio, dtype=np.float64)
@@ -361,6 +413,7 @@ def path_convergence(session: ModelSession, path: Callable[[np.ndarray], np.ndar
                      settings: RenderSettings, active: Optional[Callable[[float, float], bool]] = None) -> float:
     """Spectral convergence of rendered audio against the magnitudes its path decodes to, over the
     blocks where the path sounds: how faithfully phase reconstruction realised the decoded frames."""
+    settings = _with_block(settings, session)
     sr = session.spectral.sample_rate
     L = settings.block
     transform = NSGTransform.for_length(L, session.spectral)

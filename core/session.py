@@ -2,17 +2,25 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
+import threading
+from contextlib import contextmanager
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 import torch
 
-from .data.labels import FAMILIES, INSTRUMENTS, SILENT, midi_to_labels, note_name
+from .data.labels import FAMILIES, INSTRUMENTS, SILENT, midi_to_labels
+from .device import pick_device
 from .jobs import GlissandoError
 from .models.modelfile import LoadedModel, load_model
-from .training.train import pick_device
+from .units import note_name
 
 BATCH = 8192
+CLOSE_TIMEOUT = 10.0  # seconds close() waits for the calls in progress (docs/threading.md)
+
+
+class SessionClosed(GlissandoError):
+    """A call reached a ModelSession after close(): the job using it ends with this message."""
 
 
 class ModelSession:
@@ -20,22 +28,122 @@ class ModelSession:
 
     Frames are log-magnitude NSGT frames (T, n_bins) as the data sets store them; latents are
     (T, latent_dim) float32 arrays. Everything returns numpy so callers never hold torch tensors.
+
+    Threads (docs/threading.md)
+    ---------------------------
+    Any number of threads may call one session at once. The network is in eval mode and every
+    forward pass runs under ``torch.no_grad()``; no forward pass writes to the module (no batch-norm
+    statistics, no dropout in eval), so concurrent forward passes are safe. The only state a call
+    mutates is the label cache of :meth:`label_latent`, guarded by a lock; its arrays are read-only,
+    shared by every caller (copy one before changing it).
+
+    :meth:`close` stops new calls at once (they raise :class:`SessionClosed`, a GlissandoError
+    "the model NAME was closed"), waits up to ``timeout`` seconds for the calls in progress and then
+    releases the network. Long jobs (render_notes, transcribe) call the session between blocks, so
+    a session closed under them ends them with that error, never a torch or attribute error.
+    The facts (``path``, ``name``, ``spectral``, ``config``, ``vocabulary``, instruments, ranges,
+    ``check_note``, ``bin_frequencies``, ``project_3d``, ``move_in_view``) stay readable after close;
+    ``loaded`` and ``model`` become None.
+
+    Attributes
+    ----------
+    torch_call_hook : Optional[Callable[[str], None]]
+        Called on the calling thread, with the public method's name, at the start of every call that
+        runs a torch forward pass: ``encode_signal``, ``decode_signal``, ``decode_magnitudes``,
+        ``decode_symbols``, ``signal_to_symbols``, ``reconstruct``, ``label_distribution``, and
+        ``label_latent`` / ``silence_latent`` (reported as ``label_latent``) only when the label set is
+        not cached yet. Not called by ``frame_decoder`` (a copy of weights, no forward pass) nor by the
+        numpy decoder it returns. One call per public call (methods that use others report once, under
+        their own name). Set it on the class to watch every session, or on one instance (which takes
+        precedence); None (the default) costs nothing. A test can record
+        ``threading.current_thread()`` in it, or raise to forbid torch on a thread (the exception
+        propagates out of the session call, before any torch work).
     """
+
+    torch_call_hook: Optional[Callable[[str], None]] = None
 
     def __init__(self, model: Optional[str | os.PathLike] = None, device: str = "auto"):
         self.device = pick_device(device)
-        self.loaded: LoadedModel = load_model(model, self.device)
+        self.loaded: Optional[LoadedModel] = load_model(model, self.device)
         self.model = self.loaded.model.eval()
         self.config = self.loaded.config
         self.spectral = self.loaded.spectral
         self.vocabulary: dict[str, list[str]] = self.config.vocabulary
+        # Facts kept beside the network, so that they outlive close().
+        self._path = self.loaded.path
+        self._instrument_ranges = dict(self.loaded.instrument_ranges)
+        self._missing_instruments = list(self.loaded.missing_instruments)
+        self._projection = self.loaded.projection
         self._label_cache: dict[tuple, np.ndarray] = {}
+        self._cache_lock = threading.Lock()
+        # Life cycle: _in_flight counts the calls in progress; close() sets _closed, waits for the
+        # count to reach zero, and the network is released once (_released) by whoever sees it last.
+        self._state = threading.Condition()
+        self._in_flight = 0
+        self._closed = False
+        self._released = False
 
-    def close(self) -> None:
-        """Release the model's memory (GPU memory too) now rather than when the session is collected."""
+    # -- life cycle ----------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self, timeout: float = CLOSE_TIMEOUT) -> bool:
+        """Refuse new calls, wait up to ``timeout`` seconds for the calls in progress, then release the
+        model's memory (GPU memory too) rather than when the session is collected.
+
+        Returns True when the network was released (now, or by an earlier close); False when calls
+        were still running after ``timeout``: the last of them releases it as it returns. Safe to call
+        from any thread and more than once; calls that start after it raise :class:`SessionClosed`.
+        Never call it from inside a session call on the same thread (it would wait for itself).
+        """
+        with self._state:
+            self._closed = True
+            idle = self._state.wait_for(lambda: self._in_flight == 0, timeout)
+            release = idle and not self._released
+            if release:
+                self._released = True
+        if release:
+            self._release()
+        return idle
+
+    def check_open(self) -> None:
+        """Raise :class:`SessionClosed` if the session was closed (long jobs call it between blocks)."""
+        if self._closed:
+            raise SessionClosed(f"the model {self.name} was closed")
+
+    @contextmanager
+    def _in_use(self) -> Iterator[None]:
+        """Count one call in progress; close() waits for it, and a call after close() is refused."""
+        with self._state:
+            self.check_open()
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._state:
+                self._in_flight -= 1
+                release = self._in_flight == 0 and self._closed and not self._released
+                if release:
+                    self._released = True
+                self._state.notify_all()
+            if release:  # close() gave up waiting: the last call out releases the network
+                self._release()
+
+    def _torch_call(self, method: str) -> None:
+        # Looked up on the instance first; a function set on the class is read from the class
+        # __dict__ chain, not bound as a method, so the hook always receives just the name.
+        hook = self.__dict__.get("torch_call_hook")
+        if hook is None:
+            hook = type(self).torch_call_hook
+        if hook is not None:
+            hook(method)
+
+    def _release(self) -> None:
         self.model = None
         self.loaded = None
-        self._label_cache.clear()
+        with self._cache_lock:
+            self._label_cache.clear()
         if self.device.type == "cuda":
             import gc
 
@@ -45,7 +153,12 @@ class ModelSession:
     # -- facts ---------------------------------------------------------------------------------
     @property
     def path(self):
-        return self.loaded.path
+        return self._path
+
+    @property
+    def name(self) -> str:
+        """The model's name for messages: its folder (models/NAME/model.safetensors), else the file's stem."""
+        return self._path.parent.name if self._path.stem == "model" else self._path.stem
 
     @property
     def instruments(self) -> list[str]:
@@ -59,10 +172,10 @@ class ModelSession:
     def missing_instruments(self) -> list[str]:
         """Instruments Glissando knows that this model was not trained on (a model from an older
         vocabulary, or one trained on a few instruments)."""
-        return self.loaded.missing_instruments
+        return self._missing_instruments
 
     def instrument_range(self, instrument: str) -> tuple[int, int]:
-        lo, hi = self.loaded.instrument_ranges.get(instrument, (21, 108))
+        lo, hi = self._instrument_ranges.get(instrument, (21, 108))
         return int(lo), int(hi)
 
     def check_note(self, midi: int, dynamics: str, instrument: str) -> None:
@@ -77,48 +190,52 @@ class ModelSession:
                                  f"{note_name(lo)}-{note_name(hi)} in {self.path}")
 
     # -- the four translations -----------------------------------------------------------------
-    @torch.no_grad()
+    # Each public method that runs the network counts itself in progress (_in_use), reports to the
+    # hook, and calls the unguarded _methods below, so that one public call is one hook call.
     def encode_signal(self, log_frames: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.asarray(log_frames, dtype=np.float32)).to(self.device)
-        return torch.cat([self.model.encode_signal(self.model.normalize(b))[0] for b in x.split(BATCH)]).cpu().numpy() \
-            if len(x) else np.zeros((0, self.config.latent_dim), np.float32)
+        with self._in_use():
+            self._torch_call("encode_signal")
+            return self._encode_signal(log_frames)
 
-    @torch.no_grad()
     def decode_signal(self, latents: np.ndarray) -> np.ndarray:
         """Latents -> log-magnitude frames (the decoded Gaussian's mean)."""
-        z = torch.from_numpy(np.asarray(latents, dtype=np.float32)).to(self.device)
-        out = [self.model.denormalize(self.model.decode_signal(b)[0]) for b in z.split(BATCH)]
-        return torch.cat(out).cpu().numpy() if out else np.zeros((0, self.config.n_bins), np.float32)
+        with self._in_use():
+            self._torch_call("decode_signal")
+            return self._decode_signal(latents)
 
     def decode_magnitudes(self, latents: np.ndarray) -> np.ndarray:
         """Latents -> linear NSGT magnitudes (T, n_bins).
 
         A held note repeats one latent for hundreds of frames: each distinct latent is decoded once.
         """
-        latents = np.asarray(latents, dtype=np.float32)
-        if len(latents) == 0:
-            return np.zeros((0, self.config.n_bins), np.float32)
-        # Runs of equal consecutive rows (np.unique with an axis sorts, which costs more than it saves).
-        new = np.concatenate([[True], np.any(latents[1:] != latents[:-1], axis=1)])
-        mags = np.maximum(np.exp(self.decode_signal(latents[new])) - self.spectral.log_floor, 0.0)
-        return mags[np.cumsum(new) - 1]
+        with self._in_use():
+            latents = np.asarray(latents, dtype=np.float32)
+            if len(latents) == 0:
+                return np.zeros((0, self.config.n_bins), np.float32)
+            self._torch_call("decode_magnitudes")
+            # Runs of equal consecutive rows (np.unique with an axis sorts, which costs more than it saves).
+            new = np.concatenate([[True], np.any(latents[1:] != latents[:-1], axis=1)])
+            mags = np.maximum(np.exp(self._decode_signal(latents[new])) - self.spectral.log_floor, 0.0)
+            return mags[np.cumsum(new) - 1]
 
     def frame_decoder(self):
         """A numpy copy of the signal decoder for one latent at a time: latent (D,) -> magnitudes (n_bins,).
 
         The live engine decodes one frame per 11.6 ms hop; torch's thread pool, woken for each tiny
         matrix product, stalls for tens of milliseconds when the cores are busy, numpy does not.
-        Built from the model's own layers, so it is the same network.
+        Built from the model's own layers, so it is the same network. The function holds its own
+        copies of the weights: any thread may call it, and it keeps working after close().
         """
-        layers = []
-        for module in self.model.signal_decoder:
-            if isinstance(module, torch.nn.Linear):
-                layers.append((module.weight.detach().cpu().numpy().T.copy(), module.bias.detach().cpu().numpy().copy()))
-            elif isinstance(module, torch.nn.ReLU):
-                layers.append(None)
-            else:
-                raise TypeError(f"frame_decoder does not know the layer {type(module).__name__}")
-        scale, mean = float(self.model.norm_scale), float(self.model.norm_mean)
+        with self._in_use():
+            layers = []
+            for module in self.model.signal_decoder:
+                if isinstance(module, torch.nn.Linear):
+                    layers.append((module.weight.detach().cpu().numpy().T.copy(), module.bias.detach().cpu().numpy().copy()))
+                elif isinstance(module, torch.nn.ReLU):
+                    layers.append(None)
+                else:
+                    raise TypeError(f"frame_decoder does not know the layer {type(module).__name__}")
+            scale, mean = float(self.model.norm_scale), float(self.model.norm_mean)
         floor = self.spectral.log_floor
 
         def decode(latent: np.ndarray) -> np.ndarray:
@@ -129,43 +246,78 @@ class ModelSession:
 
         return decode
 
-    @torch.no_grad()
     def decode_symbols(self, latents: np.ndarray) -> dict[str, np.ndarray]:
         """Latents -> per-family label probabilities, each (T, vocabulary size)."""
-        z = torch.from_numpy(np.asarray(latents, dtype=np.float32)).to(self.device)
-        parts = [[lg.softmax(-1) for lg in self.model.decode_symbols(b)] for b in z.split(BATCH)]
-        return {f: torch.cat([p[j] for p in parts]).cpu().numpy() for j, f in enumerate(FAMILIES)}
+        with self._in_use():
+            self._torch_call("decode_symbols")
+            return self._decode_symbols(latents)
 
     def signal_to_symbols(self, log_frames: np.ndarray) -> dict[str, np.ndarray]:
-        return self.decode_symbols(self.encode_signal(log_frames))
+        with self._in_use():
+            self._torch_call("signal_to_symbols")
+            return self._decode_symbols(self._encode_signal(log_frames))
 
     def reconstruct(self, log_frames: np.ndarray) -> np.ndarray:
-        return self.decode_signal(self.encode_signal(log_frames))
+        with self._in_use():
+            self._torch_call("reconstruct")
+            return self._decode_signal(self._encode_signal(log_frames))
 
-    @torch.no_grad()
     def label_latent(self, midi: Optional[int], dynamics: Optional[str], instrument: Optional[str]) -> np.ndarray:
-        """The symbol encoder's mean for one label set; ``midi=None`` means silence."""
+        """The symbol encoder's mean for one label set; ``midi=None`` means silence.
+
+        Cached per label set: the array returned is shared with every caller and read-only.
+        """
         key = (midi, dynamics, instrument)
-        if key not in self._label_cache:
+        with self._in_use():
+            with self._cache_lock:
+                cached = self._label_cache.get(key)
+            if cached is not None:
+                return cached
+            self._torch_call("label_latent")
             if midi is None:
                 labels = {f: SILENT for f in FAMILIES}
             else:
                 pc, octave = midi_to_labels(midi)
                 labels = {"pitch_class": pc, "octave": octave, "dynamics": dynamics, "instrument": instrument}
-            idx = self.model.label_indices([labels])
-            self._label_cache[key] = self.model.encode_symbols(idx)[0][0].cpu().numpy()
-        return self._label_cache[key]
+            # Encoded outside the lock (two threads may both encode a new label set; the first stored
+            # wins, so every caller gets the same array).
+            with torch.no_grad():
+                latent = self.model.encode_symbols(self.model.label_indices([labels]))[0][0].cpu().numpy()
+            latent.setflags(write=False)
+            with self._cache_lock:
+                return self._label_cache.setdefault(key, latent)
 
     def silence_latent(self) -> np.ndarray:
         return self.label_latent(None, None, None)
 
-    @torch.no_grad()
     def label_distribution(self, midi: int, dynamics: str, instrument: str) -> tuple[np.ndarray, np.ndarray]:
         """Mean and standard deviation of the symbol encoder's posterior for one label set."""
-        pc, octave = midi_to_labels(midi)
-        idx = self.model.label_indices([{"pitch_class": pc, "octave": octave, "dynamics": dynamics, "instrument": instrument}])
-        mu, logvar = self.model.encode_symbols(idx)
-        return mu[0].cpu().numpy(), (0.5 * logvar[0]).exp().cpu().numpy()
+        with self._in_use():
+            self._torch_call("label_distribution")
+            pc, octave = midi_to_labels(midi)
+            labels = {"pitch_class": pc, "octave": octave, "dynamics": dynamics, "instrument": instrument}
+            with torch.no_grad():
+                mu, logvar = self.model.encode_symbols(self.model.label_indices([labels]))
+            return mu[0].cpu().numpy(), (0.5 * logvar[0]).exp().cpu().numpy()
+
+    # The unguarded forward passes, for callers already inside _in_use.
+    @torch.no_grad()
+    def _encode_signal(self, log_frames: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.asarray(log_frames, dtype=np.float32)).to(self.device)
+        return torch.cat([self.model.encode_signal(self.model.normalize(b))[0] for b in x.split(BATCH)]).cpu().numpy() \
+            if len(x) else np.zeros((0, self.config.latent_dim), np.float32)
+
+    @torch.no_grad()
+    def _decode_signal(self, latents: np.ndarray) -> np.ndarray:
+        z = torch.from_numpy(np.asarray(latents, dtype=np.float32)).to(self.device)
+        out = [self.model.denormalize(self.model.decode_signal(b)[0]) for b in z.split(BATCH)]
+        return torch.cat(out).cpu().numpy() if out else np.zeros((0, self.config.n_bins), np.float32)
+
+    @torch.no_grad()
+    def _decode_symbols(self, latents: np.ndarray) -> dict[str, np.ndarray]:
+        z = torch.from_numpy(np.asarray(latents, dtype=np.float32)).to(self.device)
+        parts = [[lg.softmax(-1) for lg in self.model.decode_symbols(b)] for b in z.split(BATCH)]
+        return {f: torch.cat([p[j] for p in parts]).cpu().numpy() for j, f in enumerate(FAMILIES)}
 
     def bin_frequencies(self) -> np.ndarray:
         """Centre frequency (Hz) of each of the decoded magnitudes' bins."""
@@ -174,11 +326,11 @@ class ModelSession:
     def move_in_view(self, latent: np.ndarray, point_3d: np.ndarray) -> np.ndarray:
         """The latent that projects to ``point_3d`` and differs from ``latent`` only inside the
         navigator's 3-D subspace: what the navigator's cursor becomes when the user moves it."""
-        components = self.loaded.projection["components"].numpy()
+        components = self._projection["components"].numpy()
         delta = np.asarray(point_3d, dtype=np.float32) - self.project_3d(latent)
         return (np.asarray(latent, dtype=np.float32) + delta @ components).astype(np.float32)
 
     def project_3d(self, latents: np.ndarray) -> np.ndarray:
         """Latents -> the navigator's 3-D coordinates (PCA of the training posteriors)."""
-        p = self.loaded.projection
+        p = self._projection
         return (np.asarray(latents) - p["mean"].numpy()) @ p["components"].numpy().T

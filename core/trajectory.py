@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 
 from .jobs import GlissandoError, atomic_write
-from .paths import MODES, interpolate
+from .interpolation import MODES, interpolate
 
 FORMAT = "glissando-trajectory"
 VERSION = 1
@@ -28,7 +28,7 @@ class Keyframe:
 
     def describe(self) -> str:
         if self.label:
-            from .data.labels import note_name
+            from .units import note_name
 
             return f"{note_name(self.label['midi'])} {self.label['dynamics']} {self.label['instrument']}"
         return "free point"

@@ -13,12 +13,14 @@ import numpy as np
 import torch
 
 from .data.labels import OCTAVES, PITCH_CLASSES, SILENT
+from .errors import OutputExists, UnknownFormat
 from .jobs import CancelFn, GlissandoError, ProgressFn, atomic_write, check_cancel, no_progress
 from .midi import Note, write_midi
 from .session import ModelSession
 from .spectral import NSGTransform, to_mono_22k
 from .spectral.nsgt_frames import audio_file_info
 from .spectral.torch_nsgt import TorchNSGT
+from .units import hz_to_midi, midi_to_hz
 
 FORMATS = ("json", "csv", "mid")
 
@@ -42,7 +44,6 @@ class TranscribeSettings:
     phrase_gap: float = 0.3  # seconds of rest that end a phrase, for the instrument decision
     own_instrument_confidence: float = 0.9  # a note this sure of another instrument than its phrase keeps it
     chunk_seconds: float = 30.0  # audio read and analysed this much at a time: memory stays flat
-    block: int = 32768
 
 
 @dataclass
@@ -58,7 +59,7 @@ class Posteriors:
 
 
 def _block_frames(audio: np.ndarray, transform: NSGTransform, tn: TorchNSGT, step: int, floor: float):
-    """Log-magnitude frames every ``step`` NSGT frames of audio (22050 Hz), with their times,
+    """Log-magnitude frames every ``step`` NSGT frames of audio (at the transform's rate), with their times,
     from half-overlapping blocks whose central frames are kept (block edges wrap around)."""
     L, hop = transform.length, transform.length // 2
     # Pad a quarter block on both sides: the first and last kept frames would otherwise see the
@@ -104,7 +105,7 @@ def _label_posteriors(session: ModelSession, frames: np.ndarray, stride: int) ->
 
 def _semitone_starts(frequencies: np.ndarray) -> tuple[np.ndarray, int]:
     """First NSGT bin of each semitone band (bins grouped by nearest MIDI note), and that note of the first."""
-    nearest = np.round(69 + 12 * np.log2(np.asarray(frequencies) / 440.0)).astype(int)
+    nearest = np.round(hz_to_midi(frequencies)).astype(int)
     return np.flatnonzero(np.r_[True, np.diff(nearest) > 0]), int(nearest[0])
 
 
@@ -117,7 +118,7 @@ def frame_posteriors(session: ModelSession, path: str | os.PathLike, settings: T
     info = audio_file_info(path)
     sr_in = info.samplerate
     sr = session.spectral.sample_rate
-    transform = NSGTransform.for_length(settings.block, session.spectral)
+    transform = NSGTransform.for_length(session.spectral.block, session.spectral)
     tn = TorchNSGT.for_transform(transform)
     chunk = int(settings.chunk_seconds * sr_in)
     margin = int(2.0 * sr_in)  # resampling and block edges settle within this
@@ -129,6 +130,7 @@ def frame_posteriors(session: ModelSession, path: str | os.PathLike, settings: T
     with sf.SoundFile(str(path)) as fh:
         for start in range(0, info.frames, chunk):
             check_cancel(cancel)
+            session.check_open()  # closed under the job: end with its message (docs/threading.md)
             lo = max(0, start - margin)
             fh.seek(lo)
             try:
@@ -205,7 +207,7 @@ class _Bands:
     def columns(self, midi: int, fmin: float, fmax: float, avoid: tuple = ()) -> list[int]:
         """Bands of the note's harmonics between fmin and fmax Hz, without those within a semitone of
         a harmonic of a pitch in ``avoid`` (a note still ringing there would look like this one)."""
-        f = 440.0 * 2 ** ((midi - 69) / 12) * _HARMONICS
+        f = midi_to_hz(midi) * _HARMONICS
         keys = np.round(midi + 12 * np.log2(_HARMONICS[(f >= fmin) & (f <= fmax)])).astype(int)
         if avoid:
             shared = (np.asarray(avoid, dtype=float)[:, None] + 12 * np.log2(_HARMONICS[:10])).ravel()
@@ -315,7 +317,8 @@ def _repeats(bands: _Bands, level: np.ndarray, midi: int, onset: int, end: int, 
     return [f for f, _ in found]
 
 
-def posteriors_to_notes(session: ModelSession, post: Posteriors, settings: TranscribeSettings = TranscribeSettings()) -> list[Note]:
+def _frame_labels(session: ModelSession, post: Posteriors, settings: TranscribeSettings) -> np.ndarray:
+    """The MIDI note heard in each frame (-1: a rest), smoothed, octave transients merged."""
     vocab = session.vocabulary
     pc_p, oct_p = post.probs["pitch_class"], post.probs["octave"]
     pcs = [vocab["pitch_class"].index(p) for p in PITCH_CLASSES]
@@ -327,11 +330,11 @@ def posteriors_to_notes(session: ModelSession, post: Posteriors, settings: Trans
     midi = np.array([(oct_values[b // 12] + 1) * 12 + b % 12 for b in best])
     silent = pc_p[:, vocab["pitch_class"].index(SILENT)] + 0.0
     sounding = (silent < 0.5) & (flat.max(1) > silent) & (post.level > post.level.max() - settings.gate_db)
-    labels = _merge_octave_transients(_majority(np.where(sounding, midi, -1), settings.smoothing), post.times)
-    if len(post.times) < 2:
-        return []
-    times = post.times
-    dt = float(np.median(np.diff(times)))
+    return _merge_octave_transients(_majority(np.where(sounding, midi, -1), settings.smoothing), post.times)
+
+
+def _label_runs(labels: np.ndarray) -> list:
+    """[first frame, end frame, midi, None] of every run of one sounding label."""
     n = len(labels)
     runs, i = [], 0
     while i < n:
@@ -341,11 +344,15 @@ def posteriors_to_notes(session: ModelSession, post: Posteriors, settings: Trans
         if labels[i] >= 0:
             runs.append([i, j, int(labels[i]), None])
         i = j
-    bands = _Bands(post) if post.bands is not None else None
-    if bands is not None:
-        runs = _absorb_attack_runs(runs, bands, times, dt, settings.attack_db)
+    return runs
+
+
+def _note_segments(runs: list, post: Posteriors, bands: Optional[_Bands], dt: float,
+                   settings: TranscribeSettings) -> list[tuple[int, int, int, int]]:
+    """(onset frame, end frame, midi, first frame of its label run) of every note: each label run's
+    onset, and the repeated notes of its pitch inside it."""
     back, ahead, settle = int(0.3 / dt), max(2, int(0.2 / dt)), max(2, int(0.1 / dt))
-    segments: list[tuple[int, int, int, int]] = []  # onset frame, end frame, midi, first frame of its label run
+    segments: list[tuple[int, int, int, int]] = []
     for i, j, m, slide in runs:
         # Without bands, or when no harmonic shows an attack: the model hears a note a little before it
         # starts (frames see through their windows), so the onset is where the level first comes within
@@ -372,6 +379,16 @@ def posteriors_to_notes(session: ModelSession, post: Posteriors, settings: Trans
             starts = [onset] + _repeats(bands, post.level, m, onset, j, dt, settings)
         for q, s in enumerate(starts):
             segments.append((s, starts[q + 1] if q + 1 < len(starts) else j, m, i))
+    return segments
+
+
+def _segments_to_notes(session: ModelSession, post: Posteriors, segments: list[tuple[int, int, int, int]], dt: float,
+                       settings: TranscribeSettings) -> tuple[list[Note], list[np.ndarray]]:
+    """Notes of the segments long enough, with their dynamics, instrument and confidences; and each
+    note's instrument probabilities, for the phrase's decision."""
+    vocab = session.vocabulary
+    pc_p, oct_p = post.probs["pitch_class"], post.probs["octave"]
+    times = post.times
     notes: list[Note] = []
     note_inst: list[np.ndarray] = []
     for q, (s, e, m, first) in enumerate(segments):
@@ -391,7 +408,21 @@ def posteriors_to_notes(session: ModelSession, post: Posteriors, settings: Trans
                           confidence={"pitch_class": pc_p[sel, pc_i].mean(), "octave": oct_p[sel, oct_i].mean(),
                                       "dynamics": float(dyn_p.max()), "instrument": float(inst_p.max())}))
         note_inst.append(inst_p)
-    _phrase_instruments(notes, note_inst, vocab["instrument"], settings)
+    return notes, note_inst
+
+
+def posteriors_to_notes(session: ModelSession, post: Posteriors, settings: TranscribeSettings = TranscribeSettings()) -> list[Note]:
+    labels = _frame_labels(session, post, settings)
+    if len(post.times) < 2:
+        return []
+    dt = float(np.median(np.diff(post.times)))
+    runs = _label_runs(labels)
+    bands = _Bands(post) if post.bands is not None else None
+    if bands is not None:
+        runs = _absorb_attack_runs(runs, bands, post.times, dt, settings.attack_db)
+    segments = _note_segments(runs, post, bands, dt, settings)
+    notes, note_inst = _segments_to_notes(session, post, segments, dt, settings)
+    _phrase_instruments(notes, note_inst, session.vocabulary["instrument"], settings)
     return notes
 
 
@@ -424,11 +455,12 @@ def transcribe(session: ModelSession, path: str | os.PathLike, settings: Transcr
 
 def write_notes(notes: list[Note], path: str | os.PathLike, fmt: Optional[str] = None, force: bool = False) -> Path:
     path = Path(path)
+    given = fmt
     fmt = fmt or {".json": "json", ".csv": "csv", ".mid": "mid", ".midi": "mid"}.get(path.suffix.lower())
     if fmt not in FORMATS:
-        raise GlissandoError(f"{path}: say the format with --format ({', '.join(FORMATS)})")
+        raise UnknownFormat(path, FORMATS, given)
     if path.exists() and not force:
-        raise GlissandoError(f"{path}: already exists (use --force to replace it)")
+        raise OutputExists(path)
     if not path.parent.exists():
         raise GlissandoError(f"{path}: the folder {path.parent} does not exist")
     try:

@@ -3,13 +3,11 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel
 
-from glissando.core.paths import MODES
+from glissando.core.interpolation import MODES
 from glissando.core.render import PHASE_METHODS
 from glissando.core.spectral import SpectralConfig
 
-
-BLOCK_SIZES = (128, 256, 512, 1024)
-LATENCY_BLOCKS = (1, 2, 3, 4)
+from ..controllers.live_audio import BLOCK_SIZES, LATENCY_BLOCKS
 
 
 class PreferencesDialog(QDialog):

@@ -11,6 +11,7 @@ from .piano_keys import NAMES, PianoKeys
 class LabelPicker(QWidget):
     picked = Signal(int, str, str)  # midi, dynamics, instrument: the user chose a note
     addKeyframe = Signal(int, str, str)
+    instrumentChanged = Signal(str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -47,7 +48,13 @@ class LabelPicker(QWidget):
         self.play_button.clicked.connect(self._emit)
         self.add_button.clicked.connect(lambda: self.addKeyframe.emit(*self.current()))
         self.instrument.currentTextChanged.connect(self._show_range)
+        self.instrument.currentTextChanged.connect(self.instrumentChanged)
         self.octave.valueChanged.connect(lambda _: self._show_range())
+
+    def add_below(self, widget: QWidget) -> None:
+        """Another control that plays the picked instrument (the live MIDI input), above the spacing."""
+        layout = self.layout()
+        layout.insertWidget(layout.count() - 1, widget)
 
     def set_model(self, instruments: list[str], dynamics: list[str], ranges: dict[str, tuple[int, int]]) -> None:
         self.ranges = ranges

@@ -267,5 +267,6 @@ class LatentNavigator(QWidget):
             self.show_path(np.array([p for _, p in self._stroke]))
         if finished:
             stroke, self._stroke, self._stroke_clock = self._stroke, [], None
+            self.draw_button.setChecked(False)  # one stroke per press of Draw path: the next drag orbits again
             if len(stroke) >= 2:
                 self.pathDrawn.emit(np.array([t for t, _ in stroke]), np.array([p for _, p in stroke]))

@@ -32,6 +32,9 @@ class MidiInputPicker(QWidget):
         self.refresh.clicked.connect(self.refreshRequested)
         self.set_ports([], "")
 
+    def show_status(self, text: str) -> None:
+        self.status.setText(text)
+
     def set_ports(self, names: list[str], notice: str, current: str = "") -> None:
         self.ports.clear()
         self.ports.addItems([NONE] + names)

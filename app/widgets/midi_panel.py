@@ -4,7 +4,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from glissando.core.paths import MODES
+from glissando.core.interpolation import MODES
 
 from .piano_roll import PianoRoll
 
@@ -66,6 +66,12 @@ class MidiPanel(QWidget):
         self.instrument.addItems([FROM_FILE] + instruments)
         self.instrument.setCurrentText(keep if keep in instruments else FROM_FILE)
         self.instrument.blockSignals(False)
+
+    def chosen_interpolation(self) -> str:
+        return self.interpolation.currentText()
+
+    def set_interpolation(self, mode: str) -> None:
+        self.interpolation.setCurrentText(mode)
 
     def chosen_instrument(self):
         text = self.instrument.currentText()

@@ -47,3 +47,12 @@ class ModelPanel(QWidget):
         self.list.setCurrentRow(current)
         self.list.blockSignals(False)
         self.close_button.setEnabled(bool(titles))
+
+    def chosen_device(self) -> str:
+        return self.device.currentText() or "auto"
+
+    def set_device(self, name: str) -> None:
+        self.device.setCurrentText(name)
+
+    def show_model(self, loaded, device: str = "") -> None:
+        self.summary.show_model(loaded, device)

@@ -1,38 +1,22 @@
-"""Trajectory editor: keyframes with durations, interpolation, undo / redo, a decoded preview."""
+"""Trajectory editor: the view of a TrajectoryController (keyframes with durations, interpolation, a decoded
+preview); every edit is the controller's, so it can be undone."""
 from __future__ import annotations
 
 from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
-from glissando.core.paths import MODES
-from glissando.core.trajectory import Keyframe, Trajectory
+from glissando.core.interpolation import MODES
+from glissando.core.trajectory import Trajectory
+
+from ..controllers.trajectory import TrajectoryController
 
 from .spectrogram_view import SpectrogramView
 
-MIN_DURATION = 0.02
-
-
-class _Snapshot(QUndoCommand):
-    """Whole-document snapshots: a trajectory is a few kilobytes, and snapshots cannot drift out of
-    step with the document the way hand-written inverse operations can."""
-
-    def __init__(self, editor: "TrajectoryEditor", before: Trajectory, after: Trajectory, text: str):
-        super().__init__(text)
-        self.editor, self.before, self.after = editor, before, after
-
-    def redo(self):
-        self.editor._apply(self.after)
-
-    def undo(self):
-        self.editor._apply(self.before)
-
 
 class TrajectoryEditor(QWidget):
-    changed = Signal()  # the document changed (edit, undo, redo, load)
     selectionChanged = Signal(int)  # keyframe index, -1 for none
     addCursorRequested = Signal()
     setToCursorRequested = Signal(int)
@@ -41,10 +25,9 @@ class TrajectoryEditor(QWidget):
     saveRequested = Signal()
     loadRequested = Signal()
 
-    def __init__(self, parent=None):
+    def __init__(self, controller: TrajectoryController, parent=None):
         super().__init__(parent)
-        self.document = Trajectory()
-        self.undo_stack = QUndoStack(self)
+        self.controller = controller
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["#", "target", "duration (s)"])
         self.table.horizontalHeader().setStretchLastSection(True)
@@ -68,10 +51,10 @@ class TrajectoryEditor(QWidget):
                                  self.addCursorRequested)
         self.set_button = button("Set to cursor", "Move the selected keyframe to the navigator's cursor",
                                  lambda: self.setToCursorRequested.emit(self.selected()))
-        self.remove_button = button("Remove", "Remove the selected keyframe", self.remove_selected)
-        self.up_button = button("Up", "Move the selected keyframe earlier", lambda: self.move_selected(-1))
-        self.down_button = button("Down", "Move the selected keyframe later", lambda: self.move_selected(1))
-        self.clear_button = button("Clear", "Remove every keyframe", self.clear)
+        self.remove_button = button("Remove", "Remove the selected keyframe", lambda: controller.remove(self.selected()))
+        self.up_button = button("Up", "Move the selected keyframe earlier", lambda: controller.move(self.selected(), -1))
+        self.down_button = button("Down", "Move the selected keyframe later", lambda: controller.move(self.selected(), 1))
+        self.clear_button = button("Clear", "Remove every keyframe", controller.clear)
         self.play_button = button("Play", "Render the trajectory and play it", self.playRequested)
         self.export_button = button("Export WAV…", "Render the trajectory to a WAV file", self.exportRequested)
         self.save_button = button("Save…", "Save the trajectory as JSON", self.saveRequested)
@@ -104,60 +87,16 @@ class TrajectoryEditor(QWidget):
         self._updating = False
         self.table.itemChanged.connect(self._on_item_changed)
         self.table.itemSelectionChanged.connect(lambda: self.selectionChanged.emit(self.selected()))
-        self.interpolation.currentTextChanged.connect(self._on_interpolation)
-        self.preview.markerMoved.connect(self._on_marker_moved)
+        self.interpolation.currentTextChanged.connect(controller.set_interpolation)
+        self.preview.markerMoved.connect(controller.move_boundary)
+        controller.changed.connect(self._refresh)
+        controller.selectRequested.connect(self.select)
+        controller.previewReady.connect(self.show_preview)
         self._refresh()
 
-    # -- editing -------------------------------------------------------------------------------
-    def edit(self, after: Trajectory, text: str) -> None:
-        """Every change goes through here, so each one can be undone."""
-        self.undo_stack.push(_Snapshot(self, self.document.copy(), after.copy(), text))
-
-    def set_document(self, trajectory: Trajectory, text: str = "Load trajectory") -> None:
-        self.edit(trajectory, text)
-
-    def append(self, keyframe: Keyframe) -> None:
-        t = self.document.copy()
-        t.keyframes.append(keyframe)
-        self.edit(t, f"Add {keyframe.describe()}")
-        self.select(len(t.keyframes) - 1)
-
-    def replace_latent(self, index: int, keyframe: Keyframe) -> None:
-        if not 0 <= index < len(self.document.keyframes):
-            return
-        t = self.document.copy()
-        keyframe.duration = t.keyframes[index].duration
-        t.keyframes[index] = keyframe
-        self.edit(t, f"Move keyframe {index + 1}")
-        self.select(index)
-
-    def remove_selected(self) -> None:
-        i = self.selected()
-        if i < 0:
-            return
-        t = self.document.copy()
-        del t.keyframes[i]
-        self.edit(t, f"Remove keyframe {i + 1}")
-        self.select(min(i, len(t.keyframes) - 1))
-
-    def move_selected(self, step: int) -> None:
-        i = self.selected()
-        j = i + step
-        if i < 0 or not 0 <= j < len(self.document.keyframes):
-            return
-        t = self.document.copy()
-        t.keyframes[i], t.keyframes[j] = t.keyframes[j], t.keyframes[i]
-        self.edit(t, f"Move keyframe {i + 1}")
-        self.select(j)
-
-    def clear(self) -> None:
-        if self.document.keyframes:
-            self.edit(Trajectory([], self.document.interpolation), "Clear trajectory")
-
-    def set_duration(self, index: int, seconds: float) -> None:
-        t = self.document.copy()
-        t.keyframes[index].duration = max(MIN_DURATION, float(seconds))
-        self.edit(t, f"Retime keyframe {index + 1}")
+    @property
+    def document(self) -> Trajectory:
+        return self.controller.document
 
     def selected(self) -> int:
         rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
@@ -168,11 +107,6 @@ class TrajectoryEditor(QWidget):
             self.table.selectRow(index)
 
     # -- view ----------------------------------------------------------------------------------
-    def _apply(self, trajectory: Trajectory) -> None:
-        self.document = trajectory.copy()
-        self._refresh()
-        self.changed.emit()
-
     def _refresh(self) -> None:
         self._updating = True
         selected = self.selected()
@@ -195,15 +129,13 @@ class TrajectoryEditor(QWidget):
             b.setEnabled(has)
         if 0 <= selected < self.table.rowCount():
             self.table.selectRow(selected)
+        self.preview.show_markers(self.controller.starts())
         self._updating = False
 
     def show_preview(self, times, db, frequencies) -> None:
-        starts = [0.0]
-        for k in self.document.keyframes[:-1]:
-            starts.append(starts[-1] + k.duration)
         if len(times):
             self.preview.show_image(db.T, 0.0, float(self.document.duration), frequencies)
-        self.preview.show_markers(starts if self.document.keyframes else [])
+        self.preview.show_markers(self.controller.starts())
 
     def _on_item_changed(self, item: QTableWidgetItem) -> None:
         if self._updating or item.column() != 2:
@@ -215,29 +147,4 @@ class TrajectoryEditor(QWidget):
         except ValueError:
             self._refresh()  # not a positive number: show the duration that is still in force
             return
-        self.set_duration(item.row(), seconds)
-
-    def _on_interpolation(self, mode: str) -> None:
-        if mode != self.document.interpolation:
-            t = self.document.copy()
-            t.interpolation = mode
-            self.edit(t, f"Interpolation {mode}")
-
-    def _on_marker_moved(self, index: int, seconds: float) -> None:
-        """Marker ``index`` is the start of keyframe ``index``: retime the segment before it and
-        the one after it, so every other keyframe stays where it was."""
-        keys = self.document.keyframes
-        if not 0 < index < len(keys):
-            return
-        start_prev = sum(k.duration for k in keys[: index - 1])
-        end_this = start_prev + keys[index - 1].duration + keys[index].duration
-        last = index == len(keys) - 1
-        seconds = max(start_prev + MIN_DURATION, seconds if last else min(seconds, end_this - MIN_DURATION))
-        t = self.document.copy()
-        t.keyframes[index - 1].duration = seconds - start_prev
-        if not last:
-            t.keyframes[index].duration = end_this - seconds
-        self.edit(t, f"Retime keyframe {index + 1}")
-
-    def current(self) -> Optional[Trajectory]:
-        return self.document.copy() if self.document.keyframes else None
+        self.controller.set_duration(item.row(), seconds)

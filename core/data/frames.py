@@ -9,21 +9,22 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ..jobs import GlissandoError
+from ..errors import GlissandoError
+from ..jobs import atomic_write
 from ..spectral import NSGTransform, SpectralConfig
 
-# Analysis block: nsgt builds one transform per signal length, so long audio is cut into blocks of
-# one fixed length, half-overlapping, keeping each block's central frames (the block edges wrap).
-BLOCK_LENGTH = 32768
 FRAMES_PER_NOTE = 24
 
 
-def log_frames_long(audio: np.ndarray, config: SpectralConfig = SpectralConfig(), block: int = BLOCK_LENGTH):
+def log_frames_long(audio: np.ndarray, config: SpectralConfig = SpectralConfig()):
     """Log-magnitude frames of audio of any length.
 
-    Returns ``(frames (T, n_bins) float32, times (T,) seconds)``. Memory is bounded by the output,
-    not by an ever larger transform.
+    Long audio is cut into half-overlapping blocks of the config's analysis block, keeping each
+    block's central frames (the block edges wrap around in the transform). Returns
+    ``(frames (T, n_bins) float32, times (T,) seconds)``. Memory is bounded by the output, not by an
+    ever larger transform.
     """
+    block = config.block
     transform = NSGTransform.for_length(block, config)
     sr = config.sample_rate
     n = len(audio)
@@ -79,7 +80,7 @@ def note_frames(audio: np.ndarray, config: SpectralConfig = SpectralConfig(), co
     # The loudest bin of a SoundFont pp note is about 0.09; 20 dB below that there is no note at all.
     if frames.max() < np.log(0.01 + config.log_floor):
         raise GlissandoError("silent: no note found in the audio")
-    transform = NSGTransform.for_length(BLOCK_LENGTH, config)
+    transform = NSGTransform.for_length(config.block, config)
     idx = sustain_indices(energy, transform.frame_rate, count)
     return frames[idx].astype(np.float16)
 
@@ -104,10 +105,8 @@ class FrameCache:
             except (OSError, ValueError):
                 path.unlink(missing_ok=True)  # a truncated cache entry is recomputed, never trusted
         frames = compute()
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
-        np.save(tmp, frames)
-        os.replace(tmp, path)
+        with atomic_write(path, suffix=".tmp.npy") as tmp:  # np.save adds .npy to any other name
+            np.save(tmp, frames)
         return frames
 
 

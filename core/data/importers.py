@@ -11,14 +11,14 @@ from typing import Callable, Iterable, Optional, Sequence
 import numpy as np
 
 from ..jobs import CancelFn, GlissandoError, ProgressFn, check_cancel, no_progress
-from ..spectral import SpectralConfig, load_audio
+from ..spectral import AUDIO_SUFFIXES, SpectralConfig, load_audio
+from ..units import parse_note
 from .frames import FRAMES_PER_NOTE, FrameCache, file_identity, note_frames
-from .labels import (DEFAULT_INSTRUMENTS, DYNAMICS_VELOCITY, INSTRUMENTS, SOL_ABBREVIATIONS, canonical_dynamics,
-                     parse_note, velocity_to_dynamics)
+from .labels import (DEFAULT_INSTRUMENTS, DYNAMICS_VELOCITY, INSTRUMENTS, RENDERED_DYNAMICS, SOL_ABBREVIATIONS,
+                     canonical_dynamics, velocity_to_dynamics)
 from .soundfont import NOTE_TOTAL_SAMPLES, SoundFontRenderer, source_name
 from .store import Dataset, NoteRecord, save_dataset
 
-AUDIO_SUFFIXES = {".wav", ".aif", ".aiff", ".flac", ".ogg"}
 WarnFn = Callable[[str], None]
 
 
@@ -173,14 +173,13 @@ def csv_notes(csv_path: Path, warn: WarnFn) -> list[PendingNote]:
 def silence_frames(notes: int, n_bins: int, config: SpectralConfig, seed: int = 0, count: int = FRAMES_PER_NOTE) -> list[np.ndarray]:
     """Frames of silence and faint noise, labelled silent in every family so rests are representable."""
     from ..spectral import NSGTransform
-    from .frames import BLOCK_LENGTH
 
     rng = np.random.default_rng(seed)
-    transform = NSGTransform.for_length(BLOCK_LENGTH, config)
+    transform = NSGTransform.for_length(config.block, config)
     out = []
     for i in range(notes):
         level = 0.0 if i == 0 else 10 ** rng.uniform(-5, -3)  # -100 .. -60 dBFS
-        noise = rng.standard_normal(BLOCK_LENGTH) * level
+        noise = rng.standard_normal(config.block) * level
         if i % 2:  # pink-ish noise as well as white: rooms hum low
             noise = np.cumsum(noise) * 0.05
             noise -= noise.mean()
@@ -195,7 +194,7 @@ def build_dataset(
     *,
     soundfont: Optional[Path | Sequence[Path]] = None,
     instruments: Iterable[str] = DEFAULT_INSTRUMENTS,
-    dynamics: Iterable[str] = ("pp", "mf", "ff"),
+    dynamics: Iterable[str] = RENDERED_DYNAMICS,
     sol_folder: Optional[Path] = None,
     nsynth_folder: Optional[Path] = None,
     csv_file: Optional[Path] = None,

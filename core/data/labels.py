@@ -1,13 +1,13 @@
 """Label vocabularies shared by data, models and the app: pitch class, octave, dynamics, instrument."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Optional
 
-from ..jobs import GlissandoError
+from ..errors import GlissandoError
+from ..units import NOTE_NAMES, midi_octave
 
-PITCH_CLASSES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+PITCH_CLASSES = list(NOTE_NAMES)  # the pitch-class labels are the note names (units.py), sharps only
 OCTAVES = [str(o) for o in range(0, 9)]  # A0 (MIDI 21) .. C8 (MIDI 108), C4 = MIDI 60
 DYNAMICS = ["pp", "p", "mf", "f", "ff"]  # canonical order; a model keeps the ones its data has
 SILENT = "silent"
@@ -16,8 +16,6 @@ FAMILIES = ("pitch_class", "octave", "dynamics", "instrument")
 # Velocities used when rendering each dynamic, and the centres MIDI velocities are mapped back to.
 # SoundFonts scale amplitude about linearly with velocity, so these sit 8-10 dB apart (pp, mf, ff).
 DYNAMICS_VELOCITY = {"pp": 16, "p": 32, "mf": 52, "f": 80, "ff": 127}
-
-_NOTE_RE = re.compile(r"^([A-Ga-g])([#b]?)(-?\d)$")
 
 
 @dataclass(frozen=True)
@@ -52,25 +50,14 @@ SOL_ABBREVIATIONS = {abbr: inst.name for inst in INSTRUMENTS.values() for abbr i
 PAPER_INSTRUMENTS = ["flute", "violin", "alto_sax", "trumpet", "piano"]
 DEFAULT_INSTRUMENTS = PAPER_INSTRUMENTS + ["clarinet", "oboe", "bassoon", "french_horn", "trombone", "cello",
                                            "viola", "contrabass", "tuba"]
-
-
-def parse_note(name: str) -> int:
-    """'C4' -> 60, 'A#3' -> 58, 'Db5' -> 73, 'Cb4' -> 59. Raises ValueError for anything else."""
-    m = _NOTE_RE.match(name.strip())
-    if not m:
-        raise ValueError(f"not a note name: {name!r}")
-    letter, accidental, octave = m.group(1).upper(), m.group(2), int(m.group(3))
-    shift = {"#": 1, "b": -1, "": 0}[accidental]
-    return (octave + 1) * 12 + PITCH_CLASSES.index(letter) + shift
-
-
-def note_name(midi: int) -> str:
-    return f"{PITCH_CLASSES[midi % 12]}{midi // 12 - 1}"
+INSTRUMENT_PRESETS = {"default": DEFAULT_INSTRUMENTS, "paper": PAPER_INSTRUMENTS}
+# The dynamics a data set renders unless told otherwise: three steps the SoundFonts keep 8-10 dB apart.
+RENDERED_DYNAMICS = ("pp", "mf", "ff")
 
 
 def midi_to_labels(midi: int) -> tuple[str, str]:
     """MIDI note -> (pitch class, octave) labels."""
-    octave = midi // 12 - 1
+    octave = midi_octave(midi)
     if not 0 <= octave <= 8:
         raise ValueError(f"MIDI note {midi} is outside the octaves 0-8 the models label")
     return PITCH_CLASSES[midi % 12], str(octave)

@@ -6,16 +6,19 @@ from typing import Optional
 
 import numpy as np
 
-from ..jobs import GlissandoError
+from ..errors import GlissandoError
+from ..spectral import SAMPLE_RATE
 
 NOTE_ON_SECONDS = 1.0
-NOTE_TOTAL_SAMPLES = 32768  # about 1.49 s at 22050 Hz: the note, its release, one analysis block
+# A rendered note's length: about 1.49 s at 22050 Hz, the note and its release. A data choice (it changes every
+# data set), not the analysis block (SpectralConfig.block), though it equals the default one.
+NOTE_TOTAL_SAMPLES = 32768
 BEND_BLOCK = 64  # samples between pitch-wheel updates: 3 ms, smooth for vibrato up to 8 Hz
 BEND_RANGE_SEMITONES = 2
 
 
 class SoundFontRenderer:
-    def __init__(self, soundfont: str | Path, sample_rate: int = 22050):
+    def __init__(self, soundfont: str | Path, sample_rate: int = SAMPLE_RATE):
         import tinysoundfont
 
         self.path = Path(soundfont)

@@ -7,14 +7,14 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
-from ..jobs import GlissandoError
+from ..errors import GlissandoError
+from ..jobs import atomic_write
 from ..spectral import SpectralConfig
 from .labels import FAMILIES, SILENT, midi_to_labels
 
@@ -69,13 +69,12 @@ def save_dataset(path: Path, spectral: SpectralConfig, notes: list[NoteRecord], 
     frames = np.concatenate(note_frames).astype(np.float16)
     frame_note = np.concatenate([np.full(len(f), i, dtype=np.int32) for i, f in enumerate(note_frames)])
     meta = {"format": DATASET_FORMAT, "spectral": spectral.to_dict(), "notes": [asdict(n) for n in notes], "skipped": skipped}
-    for name, writer in (("frames.npy", lambda p: np.save(p, frames)), ("frame_note.npy", lambda p: np.save(p, frame_note))):
-        tmp = path / (name + ".tmp.npy")
-        writer(tmp)
-        os.replace(tmp, path / name)
-    tmp = path / "notes.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=1))
-    os.replace(tmp, path / "notes.json")
+    # notes.json last: a new data set interrupted while being written has none, and does not load.
+    for name, array in (("frames.npy", frames), ("frame_note.npy", frame_note)):
+        with atomic_write(path / name, suffix=".tmp.npy") as tmp:  # np.save adds .npy to any other name
+            np.save(tmp, array)
+    with atomic_write(path / "notes.json") as tmp:
+        tmp.write_text(json.dumps(meta, indent=1))
     return Dataset(path, spectral, notes, frames, frame_note, skipped)
 
 

@@ -16,7 +16,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ..paths import MODES, interpolate, slerp
+from ..interpolation import MODES, interpolate, slerp
 from .loops import LoopCache
 from .output import AudioUnavailable, _sounddevice
 from .synth import PartialSynth
@@ -28,6 +28,49 @@ SWITCH_INTERVAL = 0.0001  # seconds
 STEADY_SECONDS = 0.035
 LOOP_FADE_OUT_SECONDS = 0.035  # back to the synth this soon after a move: the move is heard at once
 HISTORY = 2048  # samples of the synth's output kept to line the loop up with it (a 30 Hz period and more)
+
+# Process-wide settings a playing engine changes (the interpreter's switch interval, a frozen garbage
+# collector). Shared by every engine: the first to start records them, the last to stop restores them,
+# so two engines started and stopped in any order never leave the other one playing without them.
+_process_lock = threading.Lock()
+_process_users = 0
+_saved_switch_interval = 0.005
+_unfreeze_on_release = False
+
+
+def _take_process_settings() -> None:
+    global _process_users, _saved_switch_interval, _unfreeze_on_release
+    with _process_lock:
+        if _process_users == 0:
+            _saved_switch_interval = sys.getswitchinterval()
+            # gc.unfreeze() cannot tell our frozen objects from others': if the process had frozen some
+            # before (a fork server's gc.freeze(), say), we leave the permanent generation as we found it.
+            _unfreeze_on_release = gc.get_freeze_count() == 0
+        _process_users += 1
+        # A full garbage collection walks every object the process holds (torch, numpy, Qt) with the
+        # GIL taken for tens of ms: one such pause a minute was the last source of underruns in
+        # bench/latency.py. Objects alive now move to a permanent generation that later collections skip.
+        gc.collect()
+        gc.freeze()
+        # See _produce: the callback and the producer need the GIL promptly. Set here, under the lock
+        # with its record, rather than first in the producer thread, which could run after a stop.
+        if sys.getswitchinterval() > SWITCH_INTERVAL:
+            sys.setswitchinterval(SWITCH_INTERVAL)
+
+
+def _give_back_process_settings() -> None:
+    global _process_users
+    with _process_lock:
+        _process_users -= 1
+        if _process_users:
+            return
+        sys.setswitchinterval(_saved_switch_interval)
+        # Frozen objects are skipped by every collection for good, so garbage cycles among them (a closed
+        # model's, a closed window's) would never be freed. That is the price of no pauses while playing;
+        # once stopped, unfreezing returns them to the oldest generation and the next full collection
+        # frees what died meanwhile. The pause it costs falls outside playback.
+        if _unfreeze_on_release:
+            gc.unfreeze()
 
 
 @dataclass
@@ -107,6 +150,7 @@ class LiveEngine:
         self._stream = None
         self._thread: Optional[threading.Thread] = None
         self._running = False
+        self._holds_process_settings = False  # whether this engine counts in _process_users
 
     @property
     def started(self) -> bool:
@@ -155,12 +199,16 @@ class LiveEngine:
         """Open the stream and start the producer; AudioUnavailable says why it cannot."""
         if self._running:
             return
-        # A full garbage collection walks every object the process holds (torch, numpy, Qt) with the
-        # GIL taken for tens of ms: one such pause a minute was the last source of underruns in
-        # bench/latency.py. Objects alive now move to a permanent generation that later collections skip.
-        gc.collect()
-        gc.freeze()
-        self._open_stream()
+        # The switch interval and a frozen GC, restored by stop() (see _take_process_settings).
+        if not self._holds_process_settings:
+            _take_process_settings()
+            self._holds_process_settings = True
+        try:
+            self._open_stream()
+        except BaseException:
+            self._holds_process_settings = False
+            _give_back_process_settings()
+            raise
         if self.loops is not None:
             self.loops.start()
         self._running = True
@@ -177,6 +225,9 @@ class LiveEngine:
         self._close_stream()
         # A later start opens the device afresh, at whatever rate it then takes.
         self._resampler, self.device_rate, self.device_block = None, self.sample_rate, self.block
+        if self._holds_process_settings:  # after the producer has ended: it no longer needs them
+            self._holds_process_settings = False
+            _give_back_process_settings()
 
     def _open_stream(self) -> None:
         """Open at the model's rate; a device that refuses it (raw ALSA hardware, WASAPI in shared

@@ -17,14 +17,8 @@ from typing import Optional
 
 import numpy as np
 
-from ..data.frames import BLOCK_LENGTH
 from ..spectral import SpectralConfig
 from ..spectral.phase import LOOP_ITERATIONS, steady_loop
-
-# The model's own transform length (its training frames are analysed with it): the low bins' windows
-# depend on the length, so a loop made with another one would match the frame less well there. It is
-# also offline rendering's block, which renders held notes from the same loops (render.py).
-LOOP_LENGTH = BLOCK_LENGTH
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +27,14 @@ class LoopCache:
     """Loops by key, made on a worker thread of its own (one torch thread). The producer asks with ``request`` and looks with ``get``; neither
     blocks. Only the newest request is kept: a cursor that moved on does not queue work."""
 
-    def __init__(self, config: SpectralConfig, capacity: int = 48, length: int = LOOP_LENGTH,
+    def __init__(self, config: SpectralConfig, capacity: int = 48, length: Optional[int] = None,
                  iterations: int = LOOP_ITERATIONS):
-        self.config, self.capacity, self.length, self.iterations = config, capacity, length, iterations
+        # By default the model's own analysis block (its training frames are analysed with it): the low
+        # bins' windows depend on the length, so a loop made with another one would match the frame less
+        # well there. It is also offline rendering's block, which renders held notes from the same loops
+        # (render.py).
+        self.length = config.block if length is None else length
+        self.config, self.capacity, self.iterations = config, capacity, iterations
         # Written by the worker only (insert, evict the oldest); the producer only reads.
         self._loops: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self._pending: Optional[tuple[bytes, np.ndarray]] = None

@@ -9,19 +9,30 @@ from pathlib import Path
 
 import numpy as np
 
-from ..jobs import GlissandoError
+from ..errors import GlissandoError
 from .nsgt_compat import import_nsgt
+
+# The paper's rate: every sound is analysed, decoded and rendered at it (files at other rates are
+# resampled on reading, exports may be upsampled on writing).
+SAMPLE_RATE = 22050
+# What load_audio reads (libsndfile >= 1.1 reads MP3, checked in tests/core/test_spectral.py).
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".aif", ".aiff", ".mp3"})
 
 
 @dataclass(frozen=True)
 class SpectralConfig:
-    sample_rate: int = 22050
+    sample_rate: int = SAMPLE_RATE
     fmin: float = 30.0
     fmax: float = 11000.0
     bins_per_octave: int = 48
     # Floor added to magnitudes before the log: about 60 dB below the peak bin of a SoundFont pp note,
     # so silence maps to a finite, stable value and dynamics stay visible above it.
     log_floor: float = 1e-4
+    # Analysis block (samples): nsgt builds one transform per signal length, and its low bins' windows
+    # depend on that length, so every analysis of a model's frames (data sets, transcription, the
+    # overview) and every reconstruction (offline rendering, held loops) uses this one length; long
+    # audio is cut into half-overlapping blocks of it. Model files from before it was stored get 32768.
+    block: int = 32768
 
     @property
     def silence_floor(self) -> float:
@@ -95,7 +106,7 @@ class NSGTransform:
         return full
 
 
-def to_mono_22k(audio: np.ndarray, sample_rate: int, target_rate: int = 22050) -> np.ndarray:
+def to_mono_22k(audio: np.ndarray, sample_rate: int, target_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Mix any channel count to mono and resample (polyphase, scipy) to ``target_rate``."""
     from scipy.signal import resample_poly
 
@@ -124,7 +135,7 @@ def audio_file_info(path: str | Path):
     return info
 
 
-def load_audio(path: str | Path, target_rate: int = 22050) -> np.ndarray:
+def load_audio(path: str | Path, target_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Read an audio file as mono float32 at ``target_rate``; a clear GlissandoError if it cannot."""
     import soundfile as sf
 

@@ -12,8 +12,6 @@ import numpy as np
 from ..jobs import CancelFn, GlissandoError, ProgressFn, check_cancel, no_progress
 from .nsgt_frames import NSGTransform, SpectralConfig, audio_file_info, to_mono_22k
 
-BLOCK = 32768
-
 
 @dataclass
 class AudioOverview:
@@ -33,14 +31,15 @@ def audio_overview(path: str | os.PathLike, config: SpectralConfig = SpectralCon
     path = Path(path)
     info = audio_file_info(path)
     duration = info.frames / info.samplerate
-    transform = NSGTransform.for_length(BLOCK, config)
+    block = config.block
+    transform = NSGTransform.for_length(block, config)
     columns = max(1, min(columns, int(duration * transform.frame_rate)))
     col_of = lambda t: np.minimum((t / duration * columns).astype(int), columns - 1)
     db = np.full((transform.n_bins, columns), -120.0, dtype=np.float32)
     wave_min = np.zeros(columns, dtype=np.float32)
     wave_max = np.zeros(columns, dtype=np.float32)
     with sf.SoundFile(str(path)) as fh:
-        offset = 0  # samples at 22050 Hz already analysed
+        offset = 0  # samples at the analysis rate already analysed
         for start in range(0, info.frames, int(chunk_seconds * info.samplerate)):
             check_cancel(cancel)
             try:
@@ -52,8 +51,8 @@ def audio_overview(path: str | os.PathLike, config: SpectralConfig = SpectralCon
             cols = col_of(t)
             np.minimum.at(wave_min, cols, audio)
             np.maximum.at(wave_max, cols, audio)
-            for s in range(0, len(audio), BLOCK):
-                mags = transform.magnitude_frames(audio[s : s + BLOCK])  # (frames, bins)
+            for s in range(0, len(audio), block):
+                mags = transform.magnitude_frames(audio[s : s + block])  # (frames, bins)
                 frame_t = (offset + s + np.arange(len(mags)) * transform.hop) / config.sample_rate
                 inside = frame_t < (offset + len(audio)) / config.sample_rate
                 level = (20 * np.log10(mags[inside] + 1e-6)).T

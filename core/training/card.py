@@ -144,8 +144,8 @@ def write_model_card(model, evaluation_json: str | Path, loso_json: Optional[str
         except (OSError, ValueError) as exc:
             raise GlissandoError(f"{path}: cannot be read as JSON ({exc})") from None
         if key not in data:
-            raise GlissandoError(f"{path}: not the output the card needs (no {key!r}: expected "
-                                 f"{'glissando evaluate --json' if key == 'signal_to_symbol' else 'glissando loso'})")
+            raise GlissandoError(f"{path}: not the output the card needs (no {key!r}: expected the JSON results of "
+                                 f"{'an evaluation' if key == 'signal_to_symbol' else 'a leave-one-source-out run'})")
         return data
 
     evaluation = read(evaluation_json, "signal_to_symbol")

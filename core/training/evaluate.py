@@ -10,7 +10,7 @@ from torch.nn import functional as F
 
 from ..data.labels import FAMILIES
 from ..data.store import Dataset
-from ..jobs import GlissandoError
+from ..errors import GlissandoError
 from ..models.modelfile import LoadedModel
 from ..models.vae import CrossModalVAE, gaussian_nll
 from .arrays import SplitArrays, label_matrix, split_arrays

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..data.labels import INSTRUMENTS
 from ..jobs import CancelFn, GlissandoError, ProgressFn, atomic_write, check_cancel, no_progress
+from ..units import midi_to_hz
 from .evaluate import note_accuracy
 from .train import TrainConfig, load_training_data, train
 
@@ -42,9 +43,9 @@ def note_f1(events: list[tuple], notes: list) -> float:
     import mir_eval
 
     ref_i = np.array([[s, e] for s, e, _, _ in events]).reshape(-1, 2)
-    ref_p = 440 * 2 ** ((np.array([m for _, _, m, _ in events]) - 69) / 12)
+    ref_p = midi_to_hz([m for _, _, m, _ in events])
     est_i = np.array([[n.start, n.end] for n in notes]).reshape(-1, 2)
-    est_p = 440 * 2 ** ((np.array([n.midi for n in notes], dtype=float) - 69) / 12)
+    est_p = midi_to_hz([n.midi for n in notes])
     return float(mir_eval.transcription.precision_recall_f1_overlap(ref_i, ref_p, est_i, est_p, onset_tolerance=0.05,
                                                                      offset_ratio=None)[2])
 

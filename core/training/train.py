@@ -15,6 +15,7 @@ import torch
 
 from ..data.labels import FAMILIES
 from ..data.store import Dataset, combine_datasets, load_dataset
+from ..device import pick_device
 from ..jobs import CancelFn, Cancelled, GlissandoError, ProgressFn, atomic_write, check_cancel, no_progress
 from ..models.modelfile import MODEL_FILENAME, save_model
 from ..models.vae import CrossModalVAE, ModelConfig
@@ -42,14 +43,6 @@ class TrainConfig:
     exclude_collections: list = field(default_factory=list)
     augment: bool = True
     augment_config: dict = field(default_factory=lambda: AugmentConfig().to_dict())
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise GlissandoError("--device cuda: no CUDA device is available (use --device cpu or auto)")
-    return torch.device(name)
 
 
 def seed_everything(seed: int) -> None:
@@ -106,6 +99,129 @@ def _validation_score(acc: dict) -> float:
     return float(np.mean(known)) if known else 0.0
 
 
+def _resume_from(ckpt_path: Path, train_cfg: TrainConfig) -> tuple[dict, TrainConfig]:
+    """The checkpoint to resume, and the training config it was made with (``train_cfg``'s epochs kept:
+    a resumed run may be asked for more)."""
+    if not ckpt_path.exists():
+        raise GlissandoError(f"{ckpt_path}: no checkpoint to resume from")
+    try:
+        checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)  # never runs code
+    except Exception as exc:
+        raise GlissandoError(f"{ckpt_path}: not a usable checkpoint ({exc})") from None
+    saved_epochs = train_cfg.epochs
+    saved_cfg = json.loads(checkpoint["train_config"])
+    if "validation" not in saved_cfg:
+        raise GlissandoError(f"{ckpt_path}: a checkpoint from before the (instrument, pitch) split; its notes would "
+                             "now sit on other sides of the split: train again without resuming")
+    train_cfg = TrainConfig(**saved_cfg)
+    train_cfg.epochs = saved_epochs
+    return checkpoint, train_cfg
+
+
+def _model_config(data, dataset: Dataset, vocab: dict, checkpoint: Optional[dict], ckpt_path: Path,
+                  model_overrides: Optional[dict]) -> ModelConfig:
+    """The resumed checkpoint's model config (refused if it has other labels than the data), else a new one."""
+    if checkpoint is not None:
+        config = ModelConfig.from_dict(json.loads(checkpoint["model_config"]))
+        if config.vocabulary != vocab:
+            raise GlissandoError(f"{ckpt_path}: the checkpoint was trained on other labels than {data}")
+        return config
+    return ModelConfig(n_bins=dataset.frames.shape[1], vocabulary=vocab,
+                       **{"bins_per_octave": dataset.spectral.bins_per_octave, **(model_overrides or {})})
+
+
+def _restore(model: CrossModalVAE, optimizer, checkpoint: dict) -> tuple[int, float, list, Optional[dict], float]:
+    """Load a checkpoint's state: (epochs done, seconds spent, history, best weights, best validation score)."""
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    start_epoch, elapsed = int(checkpoint["epoch"]), float(checkpoint["elapsed"])
+    history = json.loads(checkpoint["history"])
+    torch.set_rng_state(checkpoint["torch_rng"])
+    best_state, best_score = None, -1.0
+    if "best_model" in checkpoint and history:
+        best_state = checkpoint["best_model"]
+        best_score = max(_validation_score(r.get("validation_signal_to_symbol", {})) for r in history)
+    return start_epoch, elapsed, history, best_state, best_score
+
+
+@dataclass
+class _Steps:
+    """What every optimisation step of a run reads: the training frames and labels on the device, and
+    the augmentation's settings."""
+
+    train_cfg: TrainConfig
+    x: torch.Tensor
+    y: torch.Tensor
+    values: tuple[torch.Tensor, torch.Tensor]
+    aug_cfg: AugmentConfig
+    spectral: object  # the data set's SpectralConfig
+    steps_per_epoch: int
+    total_steps: int
+
+
+def _train_epoch(model: CrossModalVAE, optimizer, epoch: int, run: _Steps, progress: ProgressFn,
+                 cancel: Optional[CancelFn]) -> dict[str, float]:
+    """One epoch of steps (cosine learning rate, augmentation, beta warm-up); the loss parts summed."""
+    cfg, spectral = run.train_cfg, run.spectral
+    bins_per_semitone = spectral.bins_per_octave // 12
+    floor_value = float(np.log(spectral.log_floor))
+    model.train()
+    perm = torch.randperm(len(run.x), device=run.x.device)
+    sums: dict[str, float] = {}
+    for step in range(run.steps_per_epoch):
+        check_cancel(cancel)
+        global_step = epoch * run.steps_per_epoch + step
+        frac = global_step / max(1, run.total_steps)
+        lr = cfg.final_learning_rate + 0.5 * (cfg.learning_rate - cfg.final_learning_rate) * (1 + math.cos(math.pi * frac))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        idx = perm[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+        xb, yb = run.x[idx], run.y[idx]
+        if cfg.augment:
+            if run.aug_cfg.shift_probability > 0:
+                xb, yb = transpose_frames(xb, yb, run.values, run.aug_cfg, bins_per_semitone, floor_value)
+            xb = augment_frames(xb, run.aug_cfg, spectral.log_floor, spectral.bins_per_octave)
+        loss, parts = model.loss(model.normalize(xb), yb, beta_at(epoch + step / run.steps_per_epoch, cfg.warmup_fraction * cfg.epochs, cfg.beta_max))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        for k, v in parts.items():
+            sums[k] = sums.get(k, 0.0) + v
+        progress(global_step + 1, run.total_steps, f"epoch {epoch + 1}/{cfg.epochs}")
+    return sums
+
+
+def _epoch_record(model: CrossModalVAE, epoch: int, sums: dict[str, float], run: _Steps, arrays, dev: torch.device) -> dict:
+    """The history's record of one epoch: mean loss parts, beta, and signal-to-symbol accuracy on the
+    validation split (the first training frames when there is none)."""
+    cfg = run.train_cfg
+    record = {k: v / run.steps_per_epoch for k, v in sums.items()}
+    record["epoch"] = epoch + 1
+    record["beta"] = beta_at(epoch + 1, cfg.warmup_fraction * cfg.epochs, cfg.beta_max)
+    x_val, y_val = (arrays.x_val, arrays.y_val) if len(arrays.x_val) else (arrays.x_train[:4096], arrays.y_train[:4096])
+    record["validation_signal_to_symbol"] = held_out_accuracy(model, x_val.to(dev), y_val.to(dev))
+    return record
+
+
+def _training_info(data, dataset: Dataset, arrays, train_cfg: TrainConfig, history: list, dev: torch.device,
+                   seconds: float) -> dict:
+    """The model file's info: instrument ranges, and how and on what the model was trained."""
+    best_epoch = max((r["epoch"] for r in history if r.get("best")), default=len(history))
+    return {
+        "instrument_ranges": instrument_ranges(dataset),
+        "training": {
+            "data": str(data) if isinstance(data, (str, Path)) else [str(p) for p in data],
+            "notes": len(dataset.notes), "frames": int(len(dataset.frames)),
+            "collections": [c for c in dataset.collections() if c not in train_cfg.exclude_collections],
+            "train_frames": int(len(arrays.x_train)), "held_out": train_cfg.held_out, "validation": train_cfg.validation,
+            "split": "instrument_pitch", "split_seed": train_cfg.seed, "test_groups": arrays.test_groups,
+            "epochs": train_cfg.epochs, "best_epoch": best_epoch, "seconds": round(seconds, 1), "device": str(dev),
+            "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads" if dev.type == "cpu" else torch.cuda.get_device_name(dev),
+            "train_config": asdict(train_cfg), "history": history,
+        },
+    }
+
+
 def train(
     data: str | Path | list,
     out: str | Path,
@@ -132,29 +248,11 @@ def train(
     ckpt_path = out / CHECKPOINT_FILENAME
     checkpoint = None
     if resume:
-        if not ckpt_path.exists():
-            raise GlissandoError(f"{ckpt_path}: no checkpoint to resume from")
-        try:
-            checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)  # never runs code
-        except Exception as exc:
-            raise GlissandoError(f"{ckpt_path}: not a usable checkpoint ({exc})") from None
-        saved_epochs = train_cfg.epochs
-        saved_cfg = json.loads(checkpoint["train_config"])
-        if "validation" not in saved_cfg:
-            raise GlissandoError(f"{ckpt_path}: a checkpoint from before the (instrument, pitch) split; its notes would "
-                                 "now sit on other sides of the split: train again without resuming")
-        train_cfg = TrainConfig(**saved_cfg)
-        train_cfg.epochs = saved_epochs
+        checkpoint, train_cfg = _resume_from(ckpt_path, train_cfg)
     seed_everything(train_cfg.seed)
 
     vocab = vocabulary_for(dataset)
-    if checkpoint is not None:
-        config = ModelConfig.from_dict(json.loads(checkpoint["model_config"]))
-        if config.vocabulary != vocab:
-            raise GlissandoError(f"{ckpt_path}: the checkpoint was trained on other labels than {data}")
-    else:
-        config = ModelConfig(n_bins=dataset.frames.shape[1], vocabulary=vocab,
-                             **{"bins_per_octave": dataset.spectral.bins_per_octave, **(model_overrides or {})})
+    config = _model_config(data, dataset, vocab, checkpoint, ckpt_path, model_overrides)
     missing = sorted(set(train_cfg.exclude_collections) - set(dataset.collections()))
     if missing:
         raise GlissandoError(f"{data}: no notes from {', '.join(missing)} to leave out (it holds {', '.join(dataset.collections())})")
@@ -173,55 +271,17 @@ def train(
     best_state, best_score = None, -1.0
     start_epoch, elapsed = 0, 0.0
     if checkpoint is not None:
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        start_epoch, elapsed = int(checkpoint["epoch"]), float(checkpoint["elapsed"])
-        history = json.loads(checkpoint["history"])
-        torch.set_rng_state(checkpoint["torch_rng"])
-        if "best_model" in checkpoint and history:
-            best_state = checkpoint["best_model"]
-            best_score = max(_validation_score(r.get("validation_signal_to_symbol", {})) for r in history)
+        start_epoch, elapsed, history, best_state, best_score = _restore(model, optimizer, checkpoint)
 
-    aug_cfg = AugmentConfig(**train_cfg.augment_config)
-    x_dev, y_dev = x_train.to(dev), arrays.y_train.to(dev)
-    values = label_values(vocab, dev)
-    bins_per_semitone = dataset.spectral.bins_per_octave // 12
-    floor_value = float(np.log(dataset.spectral.log_floor))
-    n = len(x_dev)
-    steps_per_epoch = math.ceil(n / train_cfg.batch_size)
-    total_steps = steps_per_epoch * train_cfg.epochs
+    steps_per_epoch = math.ceil(len(x_train) / train_cfg.batch_size)
+    run = _Steps(train_cfg, x_train.to(dev), arrays.y_train.to(dev), label_values(vocab, dev),
+                 AugmentConfig(**train_cfg.augment_config), dataset.spectral, steps_per_epoch, steps_per_epoch * train_cfg.epochs)
     completed = start_epoch
     t0 = time.perf_counter() - elapsed
     try:
         for epoch in range(start_epoch, train_cfg.epochs):
-            model.train()
-            perm = torch.randperm(n, device=dev)
-            sums: dict[str, float] = {}
-            for step in range(steps_per_epoch):
-                check_cancel(cancel)
-                global_step = epoch * steps_per_epoch + step
-                frac = global_step / max(1, total_steps)
-                lr = train_cfg.final_learning_rate + 0.5 * (train_cfg.learning_rate - train_cfg.final_learning_rate) * (1 + math.cos(math.pi * frac))
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                idx = perm[step * train_cfg.batch_size : (step + 1) * train_cfg.batch_size]
-                xb, yb = x_dev[idx], y_dev[idx]
-                if train_cfg.augment:
-                    if aug_cfg.shift_probability > 0:
-                        xb, yb = transpose_frames(xb, yb, values, aug_cfg, bins_per_semitone, floor_value)
-                    xb = augment_frames(xb, aug_cfg, dataset.spectral.log_floor, dataset.spectral.bins_per_octave)
-                loss, parts = model.loss(model.normalize(xb), yb, beta_at(epoch + step / steps_per_epoch, train_cfg.warmup_fraction * train_cfg.epochs, train_cfg.beta_max))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                for k, v in parts.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                progress(global_step + 1, total_steps, f"epoch {epoch + 1}/{train_cfg.epochs}")
-            record = {k: v / steps_per_epoch for k, v in sums.items()}
-            record["epoch"] = epoch + 1
-            record["beta"] = beta_at(epoch + 1, train_cfg.warmup_fraction * train_cfg.epochs, train_cfg.beta_max)
-            x_val, y_val = (arrays.x_val, arrays.y_val) if len(arrays.x_val) else (arrays.x_train[:4096], arrays.y_train[:4096])
-            record["validation_signal_to_symbol"] = held_out_accuracy(model, x_val.to(dev), y_val.to(dev))
+            sums = _train_epoch(model, optimizer, epoch, run, progress, cancel)
+            record = _epoch_record(model, epoch, sums, run, arrays, dev)
             score = _validation_score(record["validation_signal_to_symbol"])
             if score >= best_score:
                 best_score, record["best"] = score, True
@@ -239,21 +299,8 @@ def train(
 
     if best_state is not None:
         model.load_state_dict(best_state)
-    best_epoch = max((r["epoch"] for r in history if r.get("best")), default=len(history))
     model.eval()
-    info = {
-        "instrument_ranges": instrument_ranges(dataset),
-        "training": {
-            "data": str(data) if isinstance(data, (str, Path)) else [str(p) for p in data],
-            "notes": len(dataset.notes), "frames": int(len(dataset.frames)),
-            "collections": [c for c in dataset.collections() if c not in train_cfg.exclude_collections],
-            "train_frames": int(len(arrays.x_train)), "held_out": train_cfg.held_out, "validation": train_cfg.validation,
-            "split": "instrument_pitch", "split_seed": train_cfg.seed, "test_groups": arrays.test_groups,
-            "epochs": train_cfg.epochs, "best_epoch": best_epoch, "seconds": round(time.perf_counter() - t0, 1), "device": str(dev),
-            "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads" if dev.type == "cpu" else torch.cuda.get_device_name(dev),
-            "train_config": asdict(train_cfg), "history": history,
-        },
-    }
+    info = _training_info(data, dataset, arrays, train_cfg, history, dev, time.perf_counter() - t0)
     projection = latent_projection(model.cpu(), arrays.x_train, arrays.y_train, seed=train_cfg.seed)
     return save_model(out / MODEL_FILENAME, model, dataset.spectral, info, projection)
 

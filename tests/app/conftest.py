@@ -44,6 +44,9 @@ def open_window(qtbot, model=None):
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.sessionReady, timeout=60000):
         window.show()
+    # The cursor's first place and its decoded views come from the decoder thread.
+    qtbot.waitUntil(lambda: window.navigation.cursor_latent is not None and window.spectrum.magnitudes.size > 0,
+                    timeout=10000)
     return window
 
 
@@ -53,4 +56,4 @@ def window(qtbot, app_env):
     yield window
     window.close()
     # No job may outlive the window: a running thread at exit crashes Qt or loses work.
-    assert window.runner.pool.activeThreadCount() == 0
+    assert window.runner.pool.activeThreadCount() == 0 and window.decoder.pool.activeThreadCount() == 0

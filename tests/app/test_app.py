@@ -8,7 +8,7 @@ import soundfile as sf
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
 
-from glissando.core.paths import MODES
+from glissando.core.interpolation import MODES
 from glissando.core.trajectory import Trajectory
 
 from .conftest import FakeStream, open_window
@@ -47,6 +47,14 @@ def event_loop_gaps():
     return gaps, timer
 
 
+def add_keyframes(qtbot, window, *labels):
+    """Keyframes from label sets, as the picker's Add button makes them (their latents come from a worker)."""
+    expected = len(window.trajectory.document.keyframes) + len(labels)
+    for midi, dynamics, instrument in labels:
+        window.add_label_keyframe(midi, dynamics, instrument)
+    qtbot.waitUntil(lambda: len(window.trajectory.document.keyframes) == expected, timeout=10000)
+
+
 def wait_job(qtbot, window, name, action, timeout=120000):
     with qtbot.waitSignal(window.jobFinished, timeout=timeout, check_params_cb=lambda n: n == name):
         action()
@@ -54,7 +62,7 @@ def wait_job(qtbot, window, name, action, timeout=120000):
 
 def test_navigator_shows_the_default_models_points(window):
     assert len(window.navigator.points_item.pos) == 4000
-    assert window.current.path.parent.name == "default"
+    assert window.sessions.current.path.parent.name == "default"
     image = window.navigator.view.grabFramebuffer()
     pixels = np.array([[image.pixelColor(x, y).getRgb()[:3] for x in range(0, image.width(), 4)]
                        for y in range(0, image.height(), 4)]).reshape(-1, 3)
@@ -69,35 +77,37 @@ def test_picking_c4_mf_flute_places_the_cursor_and_sounds_c4(window, qtbot):
     window.picker.set_current(60, "mf", "flute")
     with qtbot.waitSignal(window.audioRendered, timeout=30000) as sent:
         window.picker.play_button.click()
-    mean, _ = window.current.label_distribution(60, "mf", "flute")
-    np.testing.assert_allclose(window.cursor_latent, mean, atol=1e-5)
-    np.testing.assert_allclose(window.navigator.cursor, window.current.project_3d(mean[None])[0], atol=1e-4)
+    mean, _ = window.sessions.current.label_distribution(60, "mf", "flute")
+    qtbot.waitUntil(lambda: np.allclose(window.navigation.cursor_latent, mean, atol=1e-5), timeout=5000)
+    np.testing.assert_allclose(window.navigator.cursor, window.sessions.current.project_3d(mean[None])[0], atol=1e-4)
     assert window.navigator.target_item.visible()
     audio, rate = sent.args[0]
     assert rate == SR and abs(yin_midi(audio, 0.1, 0.7) - 60) < 0.5
-    assert window.bars.heights("pitch_class").argmax() == window.current.vocabulary["pitch_class"].index("C")
-    played = FakeStream.instances[-1].pull(window.engine, int(0.8 * SR))  # what the sound card receives
+    c = window.sessions.current.vocabulary["pitch_class"].index("C")
+    qtbot.waitUntil(lambda: window.bars.heights("pitch_class").argmax() == c, timeout=5000)
+    played = FakeStream.instances[-1].pull(window.live.engine, int(0.8 * SR))  # what the sound card receives
     assert abs(yin_midi(played, 0.15, 0.6) - 60) < 0.5
 
 
 def test_moving_the_cursor_drives_the_live_sound(window, qtbot):
     stream = FakeStream.instances[-1]
-    window.set_cursor(window.current.label_latent(67, "mf", "trumpet"))
-    assert abs(yin_midi(stream.pull(window.engine, int(0.8 * SR)), 0.3, 0.8) - 67) < 0.5
-    window.set_cursor(window.current.label_latent(60, "mf", "trumpet"))
-    assert abs(yin_midi(stream.pull(window.engine, int(0.8 * SR)), 0.3, 0.8) - 60) < 0.5
-    window.stop_sound()
-    assert np.abs(stream.pull(window.engine, int(0.5 * SR))[-2000:]).max() < 1e-3
+    window.navigation.set_cursor(window.sessions.current.label_latent(67, "mf", "trumpet"))
+    assert abs(yin_midi(stream.pull(window.live.engine, int(0.8 * SR)), 0.3, 0.8) - 67) < 0.5
+    window.navigation.set_cursor(window.sessions.current.label_latent(60, "mf", "trumpet"))
+    assert abs(yin_midi(stream.pull(window.live.engine, int(0.8 * SR)), 0.3, 0.8) - 60) < 0.5
+    window.live.stop_sound()
+    assert np.abs(stream.pull(window.live.engine, int(0.5 * SR))[-2000:]).max() < 1e-3
 
 
 def test_clicking_and_keys_move_the_cursor_and_update_the_views(window, qtbot):
-    before = window.cursor_latent.copy()
+    before = window.navigation.cursor_latent.copy()
     spectrum_before = window.spectrum.magnitudes.copy()
     view = window.navigator.view
-    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=QPoint(view.width() // 2 + 60, view.height() // 2 - 40))
-    assert not np.allclose(window.cursor_latent, before)
+    with qtbot.waitSignal(window.navigation.cursorDecoded, timeout=5000):  # decoded off the GUI thread
+        qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=QPoint(view.width() // 2 + 60, view.height() // 2 - 40))
+    assert not np.allclose(window.navigation.cursor_latent, before)
     assert not np.allclose(window.spectrum.magnitudes, spectrum_before)
-    np.testing.assert_allclose(window.current.project_3d(window.cursor_latent[None])[0], window.navigator.cursor, atol=1e-3)
+    np.testing.assert_allclose(window.sessions.current.project_3d(window.navigation.cursor_latent[None])[0], window.navigator.cursor, atol=1e-3)
     at = window.navigator.cursor.copy()
     view.setFocus()
     qtbot.keyClick(view, Qt.Key.Key_Right)
@@ -107,14 +117,13 @@ def test_clicking_and_keys_move_the_cursor_and_update_the_views(window, qtbot):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_three_keyframe_trajectory_exports_a_wav_of_its_length(window, qtbot, app_env, mode):
-    for midi in (60, 64, 67):
-        window.add_label_keyframe(midi, "mf", "flute")
+    add_keyframes(qtbot, window, *[(midi, "mf", "flute") for midi in (60, 64, 67)])
     for i, seconds in enumerate((0.5, 0.7, 0.4)):
-        window.editor.set_duration(i, seconds)
+        window.trajectory.set_duration(i, seconds)
     window.editor.interpolation.setCurrentText(mode)
-    assert window.editor.document.interpolation == mode
+    assert window.trajectory.document.interpolation == mode
     out = app_env / f"trajectory-{mode}.wav"
-    wait_job(qtbot, window, "export", lambda: window.export_trajectory(out))
+    wait_job(qtbot, window, "export", lambda: window.trajectory.export(out))
     info = sf.info(str(out))
     assert info.samplerate == SR and abs(info.duration - 1.6) < 0.01
     audio, _ = sf.read(str(out))
@@ -126,31 +135,30 @@ def test_three_keyframe_trajectory_exports_a_wav_of_its_length(window, qtbot, ap
         assert 59.5 < yin_midi(audio, 0.2, 0.3) < 64.5
 
 
-def test_undo_redo_and_drag_retiming(window):
-    for midi in (60, 64, 67):
-        window.add_label_keyframe(midi, "mf", "flute")
+def test_undo_redo_and_drag_retiming(window, qtbot):
+    add_keyframes(qtbot, window, *[(midi, "mf", "flute") for midi in (60, 64, 67)])
     editor = window.editor
-    editor.undo_stack.undo()
-    assert len(editor.document.keyframes) == 2
-    editor.undo_stack.redo()
-    assert [k.label["midi"] for k in editor.document.keyframes] == [60, 64, 67]
+    window.trajectory.undo_stack.undo()
+    assert len(window.trajectory.document.keyframes) == 2
+    window.trajectory.undo_stack.redo()
+    assert [k.label["midi"] for k in window.trajectory.document.keyframes] == [60, 64, 67]
     editor.preview.markers[1].setValue(0.6)  # drag keyframe 2 from 1.0 s to 0.6 s
     editor.preview.markers[1].sigPositionChangeFinished.emit(editor.preview.markers[1])
-    assert [k.duration for k in editor.document.keyframes] == pytest.approx([0.6, 1.4, 1.0])
-    editor.undo_stack.undo()
-    assert [k.duration for k in editor.document.keyframes] == pytest.approx([1.0, 1.0, 1.0])
+    assert [k.duration for k in window.trajectory.document.keyframes] == pytest.approx([0.6, 1.4, 1.0])
+    window.trajectory.undo_stack.undo()
+    assert [k.duration for k in window.trajectory.document.keyframes] == pytest.approx([1.0, 1.0, 1.0])
 
 
 def test_trajectory_autosaves_and_comes_back_after_a_crash(qtbot, app_env):
     first = open_window(qtbot)
-    first.add_label_keyframe(62, "ff", "violin")
-    first.add_label_keyframe(69, "pp", "violin")
-    qtbot.waitUntil(lambda: first.autosave_path().exists(), timeout=5000)
-    saved = Trajectory.load(first.autosave_path())
+    add_keyframes(qtbot, first, (62, "ff", "violin"), (69, "pp", "violin"))
+    qtbot.waitUntil(lambda: first.trajectory.autosave_path().exists(), timeout=5000)
+    saved = Trajectory.load(first.trajectory.autosave_path())
     assert [k.label["midi"] for k in saved.keyframes] == [62, 69]
-    first.runner.shutdown()  # a crash: no closeEvent, nothing saved at exit
+    first.runner.shutdown()
+    first.decoder.shutdown()  # a crash: no closeEvent, nothing saved at exit
     second = open_window(qtbot)
-    assert [k.label["midi"] for k in second.editor.document.keyframes] == [62, 69]
+    assert [k.label["midi"] for k in second.trajectory.document.keyframes] == [62, 69]
     second.close()
     first.close()
 
@@ -159,17 +167,17 @@ def test_free_hand_path_becomes_keyframes_that_render(window, qtbot):
     centre = window.navigator.cursor
     points = centre + np.linspace(0, 1, 12)[:, None] * np.array([[1.0, 0.5, 0.0]])
     window.navigator.pathDrawn.emit(np.linspace(0, 1.1, 12), points)
-    doc = window.editor.document
+    doc = window.trajectory.document
     assert len(doc.keyframes) == 12 and doc.duration == pytest.approx(1.15, abs=0.01)
-    np.testing.assert_allclose(window.current.project_3d(np.stack([k.latent for k in doc.keyframes])), points, atol=1e-3)
+    np.testing.assert_allclose(window.sessions.current.project_3d(np.stack([k.latent for k in doc.keyframes])), points, atol=1e-3)
     stream = FakeStream.instances[-1]
-    stream.pull(window.engine, int(0.3 * SR))
-    window.play_trajectory()  # live: the engine follows the path in real time
-    played = stream.pull(window.engine, int((doc.duration + 0.4) * SR))
+    stream.pull(window.live.engine, int(0.3 * SR))
+    window.trajectory.play()  # live: the engine follows the path in real time
+    played = stream.pull(window.live.engine, int((doc.duration + 0.4) * SR))
     level = np.sqrt(np.convolve(played ** 2, np.ones(2205) / 2205, mode="valid"))
     assert level[: int(0.8 * SR)].min() > 1e-3  # it sounds along the path...
     assert level[-1] < 1e-3  # ...and falls silent once the path has been played
-    assert window.engine.underruns == 0
+    assert window.live.engine.underruns == 0
 
 
 def test_dropping_a_rendered_melody_shows_its_notes(window, qtbot, renderer, app_env):
@@ -194,11 +202,11 @@ def test_midi_render_can_be_cancelled_and_the_ui_keeps_answering(window, qtbot):
     assert window.open_midi(ROOT / "resources" / "demo" / "melody.mid")
     qtbot.wait(300)  # the piano roll's first paint is not the render's doing
     gaps, timer = event_loop_gaps()
-    job = window.render_midi()
+    job = window.midi.render()
     qtbot.waitUntil(lambda: window.midi_panel.progress.value() > 0, timeout=60000)
     wait_job(qtbot, window, "midi", window.midi_panel.cancel_button.click)
     timer.stop()
-    assert job.is_cancelled and window.midi_audio is None
+    assert job.is_cancelled and window.midi.audio is None
     assert window.midi_panel.render_button.isEnabled() and not window.midi_panel.cancel_button.isEnabled()
     assert max(gaps[1:]) < 0.1  # the event loop answered every 100 ms while the render ran
 
@@ -207,14 +215,14 @@ def test_the_ui_keeps_answering_while_a_whole_midi_file_renders(window, qtbot):
     window.open_midi(ROOT / "resources" / "demo" / "melody.mid")
     qtbot.wait(300)  # the piano roll's first paint is not the render's doing
     gaps, timer = event_loop_gaps()
-    wait_job(qtbot, window, "midi", window.render_midi)
+    wait_job(qtbot, window, "midi", window.midi.render)
     timer.stop()
-    assert window.midi_audio is not None and len(gaps) > 20
+    assert window.midi.audio is not None and len(gaps) > 20
     assert max(gaps[1:]) < 0.1
 
 
 def test_bad_inputs_get_a_message_and_the_app_keeps_going(window, qtbot, app_env):
-    window.add_label_keyframe(60, "mf", "flute")
+    add_keyframes(qtbot, window, (60, "mf", "flute"))
     text = app_env / "notes.txt"
     text.write_text("not music")
     drop(window, text)
@@ -236,15 +244,15 @@ def test_bad_inputs_get_a_message_and_the_app_keeps_going(window, qtbot, app_env
     broken.write_bytes(b"\x00" * 100)
     wait_job(qtbot, window, "model", lambda: drop(window, broken))
     assert "broken.safetensors" in window.banner.text()
-    assert window.current is not None and len(window.sessions) == 1
-    assert len(window.editor.document.keyframes) == 1  # the user's work is untouched
+    assert window.sessions.current is not None and len(window.sessions.sessions) == 1
+    assert len(window.trajectory.document.keyframes) == 1  # the user's work is untouched
 
 
 def test_several_models_open_and_close(window, qtbot):
-    wait_job(qtbot, window, "model", lambda: window.open_model(str(window.current.path)))
-    assert len(window.sessions) == 2 and window.model_panel.list.count() == 2
-    window.close_session(1)
-    assert len(window.sessions) == 1 and window.current is window.sessions[0]
+    wait_job(qtbot, window, "model", lambda: window.open_model(str(window.sessions.current.path)))
+    assert len(window.sessions.sessions) == 2 and window.model_panel.list.count() == 2
+    window.sessions.close_session(1)
+    assert len(window.sessions.sessions) == 1 and window.sessions.current is window.sessions.sessions[0]
     assert window.model_panel.list.count() == 1
 
 
@@ -262,10 +270,10 @@ def test_without_an_audio_device_playback_is_off_and_exports_work(qtbot, app_env
         window.show()
     assert "off" in window.audio_label.text() and "no audio output device" in window.audio_label.toolTip()
     with qtbot.waitSignal(window.audioRendered, timeout=30000):
-        window.pick_label(67, "mf", "trumpet")
-    window.add_label_keyframe(67, "mf", "trumpet")
+        window.navigation.pick(67, "mf", "trumpet")
+    add_keyframes(qtbot, window, (67, "mf", "trumpet"))
     out = app_env / "no-device.wav"
-    wait_job(qtbot, window, "export", lambda: window.export_trajectory(out))
+    wait_job(qtbot, window, "export", lambda: window.trajectory.export(out))
     assert sf.info(str(out)).duration == pytest.approx(1.0, abs=0.01)
     window.close()
 
@@ -291,9 +299,9 @@ def test_audio_block_latency_and_held_loops_are_preferences(window, qtbot):
     dialog.accept()
     window.apply_preferences()
     stream = FakeStream.instances[-1]
-    assert stream.block == 512 and window.engine.settings.latency_blocks == 3 and window.engine.loops is None
-    window.set_cursor(window.current.label_latent(64, "mf", "oboe"))
-    assert abs(yin_midi(stream.pull(window.engine, int(0.8 * SR)), 0.3, 0.8) - 64) < 0.5
+    assert stream.block == 512 and window.live.engine.settings.latency_blocks == 3 and window.live.engine.loops is None
+    window.navigation.set_cursor(window.sessions.current.label_latent(64, "mf", "oboe"))
+    assert abs(yin_midi(stream.pull(window.live.engine, int(0.8 * SR)), 0.3, 0.8) - 64) < 0.5
     assert window.settings.get("audio/block") == 512  # and kept for the next run
 
 
@@ -305,9 +313,9 @@ def test_using_the_window_does_not_corrupt_the_interpreter(window, qtbot):
     qtbot.wait(200)
     before = sys.getrefcount(None)
     for midi in (60, 62, 64, 65, 67, 69, 71, 72) * 5:
-        window.set_cursor(window.current.label_latent(midi, "mf", "flute"), play=False)
+        window.navigation.set_cursor(window.sessions.current.label_latent(midi, "mf", "flute"), play=False)
         qtbot.wait(5)
-    window.add_label_keyframe(60, "mf", "flute")
-    window.editor.undo_stack.undo()
+    add_keyframes(qtbot, window, (60, "mf", "flute"))
+    window.trajectory.undo_stack.undo()
     qtbot.wait(200)
     assert sys.getrefcount(None) > before - 200

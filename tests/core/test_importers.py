@@ -6,7 +6,7 @@ import pytest
 from glissando.core.cli import main as cli
 from glissando.core.data.importers import build_dataset
 from glissando.core.data.store import load_dataset
-from glissando.core.jobs import GlissandoError
+from glissando.core.errors import GlissandoError
 
 from ..conftest import write_wav
 

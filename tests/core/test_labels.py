@@ -1,7 +1,8 @@
 import pytest
 
 from glissando.core.data.importers import SolNameError, parse_sol_name
-from glissando.core.data.labels import midi_to_labels, note_name, parse_note, velocity_to_dynamics
+from glissando.core.data.labels import midi_to_labels, velocity_to_dynamics
+from glissando.core.units import hz_to_midi, midi_to_hz, note_name, parse_note
 
 
 @pytest.mark.parametrize("name, midi", [("C4", 60), ("A#3", 58), ("Db5", 73), ("Bb1", 34), ("Cb4", 59), ("A0", 21), ("C8", 108), ("c#2", 37)])
@@ -21,6 +22,12 @@ def test_labels_round_trip():
     assert note_name(73) == "C#5"
     assert velocity_to_dynamics(20) == "pp" and velocity_to_dynamics(127) == "ff"
     assert velocity_to_dynamics(70, ["pp", "mf", "ff"]) == "mf"
+
+
+def test_pitch_units():
+    assert midi_to_hz(69) == pytest.approx(440.0) and midi_to_hz(60) == pytest.approx(261.6256, abs=1e-3)
+    assert hz_to_midi([440.0, 880.0, 220.0]).tolist() == pytest.approx([69.0, 81.0, 57.0])
+    assert hz_to_midi(midi_to_hz(61.5)) == pytest.approx(61.5)
 
 
 @pytest.mark.parametrize("filename, instrument, midi, dynamics", [

@@ -8,9 +8,7 @@ import pytest
 
 from glissando.core.playback import EngineSettings, LiveEngine, MidiNotes, PulledStream
 from glissando.core.session import ModelSession
-from glissando.core.spectral import spectral_convergence
-
-SR = 22050
+from glissando.core.spectral import SAMPLE_RATE as SR, spectral_convergence
 
 
 @pytest.fixture(scope="module")
@@ -54,17 +52,17 @@ def settle_into_loop(engine, stream, timeout_s=10.0):
 
 
 def test_a_held_note_settles_into_its_loop_and_sounds_like_its_export(live, session):
-    from glissando.core.data.frames import BLOCK_LENGTH
     from glissando.core.midi import Note
     from glissando.core.render import render_notes
     from glissando.core.spectral import NSGTransform
 
     engine, streams, _ = live
+    block = session.spectral.block
     engine.set_target(session.label_latent(55, "mf", "french_horn"))
     assert settle_into_loop(engine, streams[0]) == 1.0
-    heard = streams[0].pull(engine, BLOCK_LENGTH)
-    exported = render_notes(session, [Note(0.0, 2.5, 55, "mf", "french_horn")])[int(0.75 * SR) :][:BLOCK_LENGTH]
-    transform = NSGTransform.for_length(BLOCK_LENGTH, session.spectral)
+    heard = streams[0].pull(engine, block)
+    exported = render_notes(session, [Note(0.0, 2.5, 55, "mf", "french_horn")])[int(0.75 * SR) :][:block]
+    transform = NSGTransform.for_length(block, session.spectral)
     inner = slice(transform.n_frames // 4, 3 * transform.n_frames // 4)
     a, b = (transform.forward(x)[1:-1][:, inner] for x in (heard, exported))
     # The streaming synth alone was 0.20 away from the export of this note.

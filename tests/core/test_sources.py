@@ -11,7 +11,7 @@ from glissando.core.data.labels import Instrument
 from glissando.core.data.soundfont import SoundFontRenderer, training_soundfonts
 from glissando.core.data.store import Dataset, NoteRecord, combine_datasets, load_dataset
 from glissando.core.data.variation import apply_variation, draw_variation, pitch_contour
-from glissando.core.jobs import GlissandoError
+from glissando.core.errors import GlissandoError
 from glissando.core.spectral import SpectralConfig
 from glissando.core.training.arrays import TEST, TRAIN, VALIDATION, group_split
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from glissando.core.jobs import GlissandoError
+from glissando.core.errors import GlissandoError
 from glissando.core.spectral import NSGTransform, griffin_lim, load_audio, spectral_convergence
 from glissando.core.data.frames import log_frames_long
 

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from glissando.core.jobs import GlissandoError
+from glissando.core.errors import GlissandoError
 from glissando.core.session import ModelSession
 from glissando.core.trajectory import Keyframe, Trajectory, path_spectrogram, stroke_to_keyframes
 

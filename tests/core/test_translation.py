@@ -10,8 +10,7 @@ from glissando.core.cli import main as cli
 from glissando.core.midi import Note, read_midi
 from glissando.core.render import RenderSettings, render_notes
 from glissando.core.session import ModelSession
-
-SR = 22050
+from glissando.core.spectral import SAMPLE_RATE as SR
 
 
 @pytest.fixture(scope="module")
@@ -151,13 +150,13 @@ def test_free_trajectory_renders_its_length_and_ends_on_its_targets(session):
 def held_frame_convergence(session, audio, start_s, midi, dynamics, instrument):
     """Spectral convergence, in the model's own transform, between the frames around the middle of
     the 1.5 s from ``start_s`` and the frame the model decodes for that label set."""
-    from glissando.core.data.frames import BLOCK_LENGTH
     from glissando.core.spectral import NSGTransform, spectral_convergence
 
-    transform = NSGTransform.for_length(BLOCK_LENGTH, session.spectral)
+    block = session.spectral.block
+    transform = NSGTransform.for_length(block, session.spectral)
     inner = slice(transform.n_frames // 4, 3 * transform.n_frames // 4)
     first = int(start_s * SR)
-    heard = transform.forward(audio[first : first + BLOCK_LENGTH])[1:-1][:, inner]
+    heard = transform.forward(audio[first : first + block])[1:-1][:, inner]
     frame = session.decode_magnitudes(session.label_latent(midi, dynamics, instrument)[None])[0][:, None]
     return spectral_convergence(np.broadcast_to(frame, heard.shape), heard)
 

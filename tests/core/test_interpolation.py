@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from glissando.core.paths import interpolate
+from glissando.core.interpolation import interpolate
 
 TIMES = np.array([0.0, 1.0, 2.0])
 TARGETS = np.array([[0.0, 0.0], [1.0, 2.0], [-1.0, 0.5]])
