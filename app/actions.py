@@ -27,7 +27,30 @@ SHORTCUTS = (
     "F5 play the trajectory · F6 play the MIDI render · F7 play the cursor · Esc stop\n"
     "Ctrl+O open MIDI · Ctrl+Shift+O open audio · Ctrl+M open a model · Ctrl+L load a trajectory\n"
     "Ctrl+S save the trajectory · Ctrl+E export it as WAV · Ctrl+Shift+E export the MIDI render")
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aif", ".aiff", ".mp3"}
+MIDI_SUFFIXES = {".mid", ".midi"}
+MODEL_SUFFIXES = {".safetensors"}
+TRAJECTORY_SUFFIXES = {".json"}
 ABOUT = "Glissando translates between sound and musical symbols through one shared latent space."
+
+
+def open_path(w: "MainWindow", path: Path) -> None:
+    """Whatever the user dropped or picked from the recent files, by its kind."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if not path.exists():
+        w.notify(f"{path}: no such file")
+    elif suffix in MIDI_SUFFIXES:
+        w.open_midi(path)
+    elif suffix in AUDIO_SUFFIXES:
+        w.open_audio(path)
+    elif suffix in MODEL_SUFFIXES:
+        w.open_model(str(path))
+    elif suffix in TRAJECTORY_SUFFIXES:
+        w.trajectory.load(path)
+    else:
+        w.notify(f"{path}: not a file Glissando opens (audio: {', '.join(sorted(AUDIO_SUFFIXES))}; "
+                    f"MIDI: .mid; models: .safetensors; trajectories: .json)")
 
 
 def _open(w: "MainWindow", title: str, filter_: str) -> Optional[Path]:
@@ -113,7 +136,7 @@ def _fill_recent(w: "MainWindow", menu: QMenu) -> None:
     menu.clear()
     recent = w.settings.get("files/recent")
     for p in recent:
-        menu.addAction(p, lambda p=p: w.open_path(Path(p)))
+        menu.addAction(p, lambda p=p: open_path(w, Path(p)))
     if not recent:
         menu.addAction("(none yet)").setEnabled(False)
 

@@ -9,7 +9,6 @@ import logging
 from pathlib import Path
 from typing import Callable, Optional
 
-import numpy as np
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
@@ -38,16 +37,11 @@ from .workers import JobRunner
 
 log = logging.getLogger(__name__)
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aif", ".aiff", ".mp3"}
-MIDI_SUFFIXES = {".mid", ".midi"}
-MODEL_SUFFIXES = {".safetensors"}
-TRAJECTORY_SUFFIXES = {".json"}
 CLOSE_WAIT_MS = 10000
 
 
 class MainWindow(QMainWindow):
     sessionReady = Signal()  # a model finished loading and became the current one
-    audioRendered = Signal(object)  # (audio, sample_rate): what was just sent to the speakers
     jobFinished = Signal(str)  # kind of a job that ended: "model", "midi", "transcription", "export", "note"
     message = Signal(str)  # every notice shown in the banner
 
@@ -151,13 +145,13 @@ class MainWindow(QMainWindow):
         nav.cursorDecoded.connect(lambda freqs, mags, probs: (self.spectrum.show_magnitudes(freqs, mags),
                                                               self.bars.show_probabilities(probs)))
         nav.targetShown.connect(self.navigator.show_target)
-        nav.noteRendered.connect(self.play)
+        nav.noteRendered.connect(self.live.play_rendered)
         self.trajectory.pathShown.connect(self.navigator.show_path)
         self.midi.fileOpened.connect(lambda path, notes, warnings: (self.midi_panel.show_file(path, notes, warnings),
                                                                     self.docks["midi"].raise_()))
         self.midi.stateChanged.connect(lambda has, busy, done: self.midi_panel.set_state(has, busy, done))
         self.midi.progress.connect(self.midi_panel.show_progress)
-        self.midi.rendered.connect(self.play)
+        self.midi.rendered.connect(self.live.play_rendered)
         self.transcription.busyChanged.connect(self.transcription_panel.set_busy)
         self.transcription.progress.connect(self.transcription_panel.show_progress)
         self.transcription.transcribed.connect(self.transcription_panel.show_result)
@@ -170,7 +164,7 @@ class MainWindow(QMainWindow):
                                          and traj.from_stroke(nav.cursor_latent, times, points))
         self.navigator.modDirectionRequested.connect(nav.set_mod_direction)
         self.picker.picked.connect(nav.pick)
-        self.picker.addKeyframe.connect(self.add_label_keyframe)
+        self.picker.addKeyframe.connect(traj.add_label)
         self.picker.instrumentChanged.connect(self.live.set_instrument)
         self.editor.addCursorRequested.connect(lambda: traj.add_latent(nav.cursor_latent))
         self.editor.setToCursorRequested.connect(lambda i: nav.cursor_latent is not None
@@ -243,14 +237,6 @@ class MainWindow(QMainWindow):
         if 0 <= index < len(keyframes):
             self.navigation.set_cursor(keyframes[index].latent, play=False)
 
-    def play(self, audio: np.ndarray) -> None:
-        """Rendered audio (a picked note, a MIDI render) through the live engine's output."""
-        audio = np.asarray(audio, dtype=np.float32)
-        rate = self.sessions.current.spectral.sample_rate if self.sessions.current else 22050
-        self.audioRendered.emit((audio, rate))
-        if not self.live.play_clip(audio) and not self.live.no_audio_device:
-            self.statusBar().showMessage(self.live.off_reason(), 5000)
-
     # == opening things ================================================================================
     def open_model(self, path: Optional[str] = None, remember: bool = True) -> None:
         self.model_label.setText("Loading model…")
@@ -263,31 +249,6 @@ class MainWindow(QMainWindow):
         if self.transcription.open(path) is not None:
             self.docks["transcription"].raise_()
 
-    def add_label_keyframe(self, midi: int, dynamics: str, instrument: str) -> None:
-        """The label set's latent is the model's to compute (on the decoder thread); keyframes arrive in order."""
-        label = {"midi": midi, "dynamics": dynamics, "instrument": instrument}
-        if self.sessions.current is not None:
-            self.navigation.in_background(self.sessions.current.label_latent, midi, dynamics, instrument,
-                                          then=lambda z: self.trajectory.add_latent(z, label))
-
-    def open_path(self, path: Path) -> None:
-        """Whatever the user dropped or picked from the recent files, by its kind."""
-        path = Path(path)
-        suffix = path.suffix.lower()
-        if not path.exists():
-            self.notify(f"{path}: no such file")
-        elif suffix in MIDI_SUFFIXES:
-            self.open_midi(path)
-        elif suffix in AUDIO_SUFFIXES:
-            self.open_audio(path)
-        elif suffix in MODEL_SUFFIXES:
-            self.open_model(str(path))
-        elif suffix in TRAJECTORY_SUFFIXES:
-            self.trajectory.load(path)
-        else:
-            self.notify(f"{path}: not a file Glissando opens (audio: {', '.join(sorted(AUDIO_SUFFIXES))}; "
-                        f"MIDI: .mid; models: .safetensors; trajectories: .json)")
-
     def dragEnterEvent(self, ev):
         if ev.mimeData().hasUrls():
             ev.acceptProposedAction()
@@ -295,7 +256,7 @@ class MainWindow(QMainWindow):
     def dropEvent(self, ev):
         for url in ev.mimeData().urls():
             if url.isLocalFile():
-                self.open_path(Path(url.toLocalFile()))
+                actions.open_path(self, Path(url.toLocalFile()))
         ev.acceptProposedAction()
 
     # == preferences, layout, closing ==================================================================

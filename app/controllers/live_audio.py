@@ -26,6 +26,7 @@ PORT_CHECK_MS = 2000
 
 
 class LiveAudioController(QObject):
+    audioRendered = Signal(object)  # (audio, sample_rate): rendered audio just sent to the speakers
     stateChanged = Signal(str, str)  # (status text, tooltip)
     portsListed = Signal(list, str, str)  # (port names, notice, current port)
     midiStatus = Signal(str)  # what the live MIDI input is doing
@@ -36,6 +37,7 @@ class LiveAudioController(QObject):
         super().__init__(parent)
         self.settings, self.stream_factory = settings, stream_factory
         self.engine: Optional[LiveEngine] = None
+        self.sample_rate = 22050  # the current model's, once one is in
         self.midi_in: Optional[MidiNotes] = None
         self.instrument = ""
         self.mod_direction: Optional[np.ndarray] = None
@@ -71,6 +73,8 @@ class LiveAudioController(QObject):
         """(Re)open the engine on ``session`` with the current preferences; None stops it."""
         port = self.midi_in.port_name if self.midi_in is not None else None
         self.stop()
+        if session is not None:
+            self.sample_rate = session.spectral.sample_rate
         if session is None or self.no_audio_device:
             self.report_state()
             return
@@ -115,12 +119,14 @@ class LiveAudioController(QObject):
             self.stateChanged.emit("Playback: starting", "")
 
     # -- what sounds ---------------------------------------------------------------------------------
-    def play_clip(self, audio: np.ndarray) -> bool:
-        """Rendered audio (a picked note, a MIDI render) through the live output; False when off."""
-        if self.engine is None:
-            return False
-        self.engine.play_clip(audio)
-        return True
+    def play_rendered(self, audio: np.ndarray) -> None:
+        """Rendered audio (a picked note, a MIDI render) through the live output, or a word why not."""
+        audio = np.asarray(audio, dtype=np.float32)
+        self.audioRendered.emit((audio, self.sample_rate))
+        if self.engine is not None:
+            self.engine.play_clip(audio)
+        elif not self.no_audio_device:
+            self.notice.emit(f"Playback is off ({self.off_reason()})", False)
 
     def follow(self, latent: np.ndarray, glide: Optional[float] = None) -> None:
         if self.engine is not None:

@@ -53,7 +53,7 @@ class TrajectoryController(QObject):
     def __init__(self, runner: JobRunner, decoder: JobRunner, live: LiveAudioController, settings: Settings,
                  parent: Optional[QObject] = None):
         super().__init__(parent)
-        self.runner, self.live, self.settings = runner, live, settings
+        self.runner, self.decoder, self.live, self.settings = runner, decoder, live, settings
         self.session: Optional[ModelSession] = None
         self.document = Trajectory([], settings.get("render/interpolation"))
         self.undo_stack = QUndoStack(self)
@@ -149,6 +149,17 @@ class TrajectoryController(QObject):
     def add_latent(self, latent: Optional[np.ndarray], label: Optional[dict] = None) -> None:
         if latent is not None:
             self.append(Keyframe(np.array(latent, dtype=np.float32), 1.0, label))
+
+    def add_label(self, midi: int, dynamics: str, instrument: str) -> None:
+        """A keyframe on a label set. Its latent is the model's to compute, on the decoder thread, whose
+        single thread keeps keyframes added in a row in their order."""
+        if self.session is None:
+            return
+        label = {"midi": midi, "dynamics": dynamics, "instrument": instrument}
+        job = CoreJob(self.session.label_latent, midi, dynamics, instrument, name="Encoding the labels",
+                      kind="decode", session=self.session, with_callbacks=False)
+        self.decoder.start(job, on_success=lambda z: self.add_latent(z, label),
+                           on_failure=lambda text: self.notice.emit(text, True))
 
     def from_stroke(self, anchor: np.ndarray, times: np.ndarray, points: np.ndarray) -> None:
         if self.session is None:

@@ -51,7 +51,7 @@ def add_keyframes(qtbot, window, *labels):
     """Keyframes from label sets, as the picker's Add button makes them (their latents come from a worker)."""
     expected = len(window.trajectory.document.keyframes) + len(labels)
     for midi, dynamics, instrument in labels:
-        window.add_label_keyframe(midi, dynamics, instrument)
+        window.trajectory.add_label(midi, dynamics, instrument)
     qtbot.waitUntil(lambda: len(window.trajectory.document.keyframes) == expected, timeout=10000)
 
 
@@ -75,7 +75,7 @@ def test_navigator_shows_the_default_models_points(window):
 
 def test_picking_c4_mf_flute_places_the_cursor_and_sounds_c4(window, qtbot):
     window.picker.set_current(60, "mf", "flute")
-    with qtbot.waitSignal(window.audioRendered, timeout=30000) as sent:
+    with qtbot.waitSignal(window.live.audioRendered, timeout=30000) as sent:
         window.picker.play_button.click()
     mean, _ = window.sessions.current.label_distribution(60, "mf", "flute")
     qtbot.waitUntil(lambda: np.allclose(window.navigation.cursor_latent, mean, atol=1e-5), timeout=5000)
@@ -269,7 +269,7 @@ def test_without_an_audio_device_playback_is_off_and_exports_work(qtbot, app_env
     with qtbot.waitSignal(window.sessionReady, timeout=60000):
         window.show()
     assert "off" in window.audio_label.text() and "no audio output device" in window.audio_label.toolTip()
-    with qtbot.waitSignal(window.audioRendered, timeout=30000):
+    with qtbot.waitSignal(window.live.audioRendered, timeout=30000):
         window.navigation.pick(67, "mf", "trumpet")
     add_keyframes(qtbot, window, (67, "mf", "trumpet"))
     out = app_env / "no-device.wav"
