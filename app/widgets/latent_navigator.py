@@ -157,18 +157,7 @@ class LatentNavigator(QWidget):
         layout.addWidget(self.legend)
         layout.addWidget(hint)
 
-        self.points_item = gl.GLScatterPlotItem(pos=np.zeros((1, 3)), size=4, pxMode=True)
-        self.points_item.setGLOptions("translucent")
-        self.target_item = gl.GLScatterPlotItem(pos=np.zeros((1, 3)), size=5, color=(1, 1, 1, 0.35), pxMode=True)
-        self.target_item.setGLOptions("translucent")
-        self.target_item.setVisible(False)
-        self.path_item = gl.GLLinePlotItem(pos=np.zeros((2, 3)), color=(1.0, 0.85, 0.2, 1.0), width=2, antialias=True)
-        self.path_item.setVisible(False)
-        self.keyframe_item = gl.GLScatterPlotItem(pos=np.zeros((1, 3)), size=12, color=(1.0, 0.85, 0.2, 1.0), pxMode=True)
-        self.keyframe_item.setVisible(False)
-        self.cursor_item = gl.GLScatterPlotItem(pos=np.zeros((1, 3)), size=16, color=(1, 1, 1, 1), pxMode=True)
-        for item in (self.points_item, self.target_item, self.path_item, self.keyframe_item, self.cursor_item):
-            self.view.addItem(item)
+        self._add_items()
 
         self.points = np.zeros((0, 3))
         self.point_labels = np.zeros((0, 4), dtype=int)
@@ -185,6 +174,21 @@ class LatentNavigator(QWidget):
         self.view.ctrlClicked.connect(self.keyframeRequested)
         self.view.dragged.connect(self.cursorRequested)
         self.view.stroke.connect(self._on_stroke)
+
+    def _add_items(self) -> None:
+        """The scene: training points, a picked note's posterior, the path, its keyframes, the cursor."""
+        self.points_item = gl.GLScatterPlotItem(pos=np.zeros((1, 3)), size=4, pxMode=True)
+        self.points_item.setGLOptions("translucent")
+        self.target_item = gl.GLScatterPlotItem(pos=np.zeros((1, 3)), size=5, color=(1, 1, 1, 0.35), pxMode=True)
+        self.target_item.setGLOptions("translucent")
+        self.target_item.setVisible(False)
+        self.path_item = gl.GLLinePlotItem(pos=np.zeros((2, 3)), color=(1.0, 0.85, 0.2, 1.0), width=2, antialias=True)
+        self.path_item.setVisible(False)
+        self.keyframe_item = gl.GLScatterPlotItem(pos=np.zeros((1, 3)), size=12, color=(1.0, 0.85, 0.2, 1.0), pxMode=True)
+        self.keyframe_item.setVisible(False)
+        self.cursor_item = gl.GLScatterPlotItem(pos=np.zeros((1, 3)), size=16, color=(1, 1, 1, 1), pxMode=True)
+        for item in (self.points_item, self.target_item, self.path_item, self.keyframe_item, self.cursor_item):
+            self.view.addItem(item)
 
     # -- content -------------------------------------------------------------------------------
     def set_space(self, points: np.ndarray, point_labels: np.ndarray, vocabulary: dict[str, list[str]]) -> None:

@@ -40,7 +40,19 @@ class TrajectoryEditor(QWidget):
                                       "spherical keeps to the prior's radius")
         self.preview = SpectrogramView(title="Decoded preview (drag the numbered markers to retime keyframes)")
         self.length_label = QLabel()
+        self._build_buttons(controller)
+        self._lay_out()
+        self._updating = False
+        self.table.itemChanged.connect(self._on_item_changed)
+        self.table.itemSelectionChanged.connect(lambda: self.selectionChanged.emit(self.selected()))
+        self.interpolation.currentTextChanged.connect(controller.set_interpolation)
+        self.preview.markerMoved.connect(controller.move_boundary)
+        controller.changed.connect(self._refresh)
+        controller.selectRequested.connect(self.select)
+        controller.previewReady.connect(self.show_preview)
+        self._refresh()
 
+    def _build_buttons(self, controller: TrajectoryController) -> None:
         def button(text, tip, slot):
             b = QPushButton(text)
             b.setToolTip(tip)
@@ -60,6 +72,7 @@ class TrajectoryEditor(QWidget):
         self.save_button = button("Save…", "Save the trajectory as JSON", self.saveRequested)
         self.load_button = button("Load…", "Load a trajectory saved as JSON", self.loadRequested)
 
+    def _lay_out(self) -> None:
         edit_row = QHBoxLayout()
         for b in (self.add_button, self.set_button, self.remove_button, self.up_button, self.down_button, self.clear_button):
             edit_row.addWidget(b)
@@ -83,16 +96,6 @@ class TrajectoryEditor(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(file_row)
         layout.addWidget(splitter, 1)
-
-        self._updating = False
-        self.table.itemChanged.connect(self._on_item_changed)
-        self.table.itemSelectionChanged.connect(lambda: self.selectionChanged.emit(self.selected()))
-        self.interpolation.currentTextChanged.connect(controller.set_interpolation)
-        self.preview.markerMoved.connect(controller.move_boundary)
-        controller.changed.connect(self._refresh)
-        controller.selectRequested.connect(self.select)
-        controller.previewReady.connect(self.show_preview)
-        self._refresh()
 
     @property
     def document(self) -> Trajectory:

@@ -1,10 +1,8 @@
 """Controllers on their own (no window), and the threading rules the window relies on."""
 import threading
-import time
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QTimer
 
 from glissando.app.controllers.live_audio import LiveAudioController
 from glissando.app.controllers.midi_render import MidiRenderController
@@ -98,33 +96,19 @@ def test_the_gui_thread_never_runs_a_torch_call(qtbot, app_env, monkeypatch):
     assert [name for name, on_gui in calls if on_gui] == []
 
 
-def test_dragging_the_cursor_keeps_the_ui_answering_and_shows_the_last_position(qtbot, app_env):
+def test_a_continuous_drag_decodes_throttled_and_ends_on_the_last_position(qtbot, app_env):
+    """How long each event takes is measured by bench/ui_responsiveness.py; here, what the user sees."""
     window = open_window(qtbot)
     decoded = []
     window.navigation.cursorDecoded.connect(lambda f, mags, p: decoded.append(mags))
     start = window.navigator.cursor.copy()
-    moves, handling, gaps, last = [0], [], [], [time.monotonic()]
-
-    def drag_step():  # a mouse drag's rate of events, each moving the cursor a little
-        moves[0] += 1
-        began = time.monotonic()
-        window.navigator.cursorRequested.emit(start + np.array([np.sin(moves[0] / 20), np.cos(moves[0] / 30), 0.0]))
-        handling.append(time.monotonic() - began)
-        gaps.append(began - last[0])
-        last[0] = began
-
-    timer = QTimer()
-    timer.timeout.connect(drag_step)
-    timer.start(5)
-    qtbot.wait(2000)
-    timer.stop()
+    moves = 60
+    for i in range(moves):  # a mouse drag: an event every few milliseconds, each moving the cursor a little
+        window.navigator.cursorRequested.emit(start + np.array([np.sin(i / 20), np.cos(i / 30), 0.0]))
+        qtbot.wait(3)
     qtbot.waitUntil(lambda: window.navigation._decode.running is None, timeout=5000)
     qtbot.wait(100)
-    # Each mouse event is handled in well under 100 ms (no decode in it: 2-3 ms here), and the event loop,
-    # painting the 3-D view and the decoded views meanwhile, typically comes back within 100 ms (median:
-    # its tail depends on what else the machine runs).
-    assert moves[0] > 10 and max(handling) < 0.1 and np.median(gaps[1:]) < 0.1
-    assert 5 < len(decoded) < moves[0]  # throttled: the views refresh, not once per mouse event
+    assert 1 < len(decoded) < moves  # the views refresh while dragging, but not once per mouse event
     expected = window.sessions.current.decode_magnitudes(window.navigation.cursor_latent[None])[0]
     np.testing.assert_allclose(window.spectrum.magnitudes, expected, rtol=1e-4, atol=1e-6)
     window.close()
