@@ -12,13 +12,14 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
 from glissando.core.playback import AudioUnavailable, output_devices
+from glissando.core.spectral import AUDIO_SUFFIXES
 
 from .dialogs.preferences_dialog import PreferencesDialog
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
 
-AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.aif *.aiff *.mp3);;All files (*)"
+AUDIO_FILTER = f"Audio ({' '.join('*' + s for s in sorted(AUDIO_SUFFIXES))});;All files (*)"
 SHORTCUTS = (
     "A W S E D F T G Y H U J (on the keyboard widget): pick a pitch class\n"
     "Arrows, Page Up/Down (in the 3-D view): move the cursor\n"
@@ -27,7 +28,6 @@ SHORTCUTS = (
     "F5 play the trajectory · F6 play the MIDI render · F7 play the cursor · Esc stop\n"
     "Ctrl+O open MIDI · Ctrl+Shift+O open audio · Ctrl+M open a model · Ctrl+L load a trajectory\n"
     "Ctrl+S save the trajectory · Ctrl+E export it as WAV · Ctrl+Shift+E export the MIDI render")
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aif", ".aiff", ".mp3"}
 MIDI_SUFFIXES = {".mid", ".midi"}
 MODEL_SUFFIXES = {".safetensors"}
 TRAJECTORY_SUFFIXES = {".json"}

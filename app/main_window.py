@@ -12,6 +12,7 @@ from typing import Callable, Optional
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
+from glissando.core.device import available_devices
 from glissando.core.playback import output_devices
 from glissando.core.session import ModelSession
 
@@ -70,15 +71,13 @@ class MainWindow(QMainWindow):
 
     # == layout ========================================================================================
     def _build_widgets(self) -> None:
-        import torch  # only to list the devices a model may open on
-
         self.navigator = LatentNavigator()
         self.spectrum = DecodedSpectrum()
         self.bars = PosteriorBars()
         self.picker = LabelPicker()
         self.midi_input = MidiInputPicker()
         self.picker.add_below(self.midi_input)
-        self.model_panel = ModelPanel(["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+        self.model_panel = ModelPanel(available_devices())
         self.model_panel.set_device(self.settings.get("model/device"))
         self.editor = TrajectoryEditor(self.trajectory)
         self.midi_panel = MidiPanel()

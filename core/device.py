@@ -14,3 +14,8 @@ def pick_device(name: str = "auto") -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise DeviceUnavailable(name, "no CUDA device is available")
     return torch.device(name)
+
+
+def available_devices() -> list[str]:
+    """The device names a model can open on here (what a device chooser offers)."""
+    return [name for name in DEVICES if name != "cuda" or torch.cuda.is_available()]

@@ -15,6 +15,7 @@ from superqt.utils import ensure_main_thread
 from glissando.core.playback import (AudioUnavailable, EngineSettings, LiveEngine, MidiNotes, MidiUnavailable,
                                      input_ports, output_devices)
 from glissando.core.session import ModelSession
+from glissando.core.spectral import SAMPLE_RATE
 
 from ..settings import Settings
 
@@ -37,7 +38,7 @@ class LiveAudioController(QObject):
         super().__init__(parent)
         self.settings, self.stream_factory = settings, stream_factory
         self.engine: Optional[LiveEngine] = None
-        self.sample_rate = 22050  # the current model's, once one is in
+        self.sample_rate = SAMPLE_RATE  # the current model's, once one is in
         self.midi_in: Optional[MidiNotes] = None
         self.instrument = ""
         self.mod_direction: Optional[np.ndarray] = None

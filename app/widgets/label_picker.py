@@ -5,7 +5,9 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QRadioButton,
                                QSpinBox, QVBoxLayout, QWidget)
 
-from .piano_keys import NAMES, PianoKeys
+from glissando.core.units import note_name
+
+from .piano_keys import PianoKeys
 
 
 class LabelPicker(QWidget):
@@ -100,10 +102,9 @@ class LabelPicker(QWidget):
             self.range_label.clear()
             return
         lo, hi = self.ranges[instrument]
-        name = lambda m: f"{NAMES[m % 12]}{m // 12 - 1}"
-        text = f"{instrument.replace('_', ' ')}: {name(lo)} – {name(hi)}"
+        text = f"{instrument.replace('_', ' ')}: {note_name(lo)} – {note_name(hi)}"
         if not self.in_range():
-            text += f"<br><span style='color:#e55'>{name(self.current()[0])} is outside this range</span>"
+            text += f"<br><span style='color:#e55'>{note_name(self.current()[0])} is outside this range</span>"
         self.range_label.setText(text)
         self.play_button.setEnabled(self.in_range())
         self.add_button.setEnabled(self.in_range())

@@ -5,9 +5,10 @@ from PySide6.QtCore import QRect, Qt, Signal
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from glissando.core.units import NOTE_NAMES
+
 WHITE = [0, 2, 4, 5, 7, 9, 11]
 BLACK = {1: 0, 3: 1, 6: 3, 8: 4, 10: 5}  # pitch class -> index of the white key it sits after
-NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 # The usual computer-keyboard piano layout: the home row plays white keys, the row above black ones.
 KEYBOARD = {Qt.Key.Key_A: 0, Qt.Key.Key_W: 1, Qt.Key.Key_S: 2, Qt.Key.Key_E: 3, Qt.Key.Key_D: 4, Qt.Key.Key_F: 5,
             Qt.Key.Key_T: 6, Qt.Key.Key_G: 7, Qt.Key.Key_Y: 8, Qt.Key.Key_H: 9, Qt.Key.Key_U: 10, Qt.Key.Key_J: 11}
@@ -59,7 +60,7 @@ class PianoKeys(QWidget):
             p.setBrush(accent if pc == self.selected else QColor(245, 245, 240))
             p.setPen(QColor(60, 60, 60))
             p.drawRect(r)
-            p.drawText(r.adjusted(0, 0, 0, -4), Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom, NAMES[pc])
+            p.drawText(r.adjusted(0, 0, 0, -4), Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom, NOTE_NAMES[pc])
         for pc in BLACK:
             r = self.key_rect(pc)
             p.setBrush(accent if pc == self.selected else QColor(30, 30, 30))

@@ -7,11 +7,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
 
-NOTE_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
-
-
-def hz_to_midi(hz: np.ndarray) -> np.ndarray:
-    return 69.0 + 12.0 * np.log2(np.asarray(hz, dtype=np.float64) / 440.0)
+from glissando.core.units import hz_to_midi
 
 
 class SpectrogramView(pg.PlotWidget):

@@ -2,7 +2,6 @@
 preview); every edit is the controller's, so it can be undone."""
 from __future__ import annotations
 
-from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QTableWidget,
