@@ -17,6 +17,7 @@ from superqt.utils import WorkerBase
 from superqt.utils._qthreading import WorkerBaseSignals
 
 from glissando.core.errors import Cancelled, GlissandoError
+from glissando.core.session import SessionClosed
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class CoreJob(WorkerBase):
                           cancel=lambda: self.abort_requested)
         try:
             result = self.fn(*self.args, **kwargs)
-        except Cancelled:
+        except (Cancelled, SessionClosed):  # a model closed under a job ends it like a Cancel, not as an error
             self._abort_requested = True  # WorkerBase then delivers no result
         if self.abort_requested:
             self.cancelled.emit()

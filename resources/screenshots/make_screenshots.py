@@ -39,21 +39,21 @@ def main() -> None:
 
     wait_for(window.sessionReady)
     for midi, dyn in ((60, "mf"), (64, "ff"), (67, "mf"), (72, "pp")):
-        window.add_label_keyframe(midi, dyn, "flute")
+        window.trajectory.add_label(midi, dyn, "flute")
     window.editor.interpolation.setCurrentText("cubic")
     window.picker.set_current(64, "ff", "flute")
-    window.pick_label(64, "ff", "flute")
+    window.navigation.pick(64, "ff", "flute")
     settle(1500)
     window.grab().save(str(HERE / "navigator.png"))
 
     window.open_midi(ROOT / "resources" / "demo" / "melody.mid")
-    window.render_midi()
+    window.midi.render()
     wait_for(window.jobFinished)
     settle()
     window.grab().save(str(HERE / "midi.png"))
 
     wav = Path(tmp) / "melody.wav"
-    write_wav(wav, window.midi_audio, force=True)
+    write_wav(wav, window.midi.audio, force=True)
     window.open_audio(wav)
     wait_for(window.jobFinished)
     settle()
