@@ -207,11 +207,12 @@ class MainWindow(QMainWindow):
     def _use_session(self, session: Optional[ModelSession]) -> None:
         if self.live.engine is not None and self.live.engine.session is not session:
             self.live.stop()  # the engine lets go of a model before it closes
-        for controller in (self.navigation, self.midi, self.transcription):
+        for controller in (self.midi, self.transcription):
             controller.set_session(session)
         self._set_enabled(session is not None)
         self._show_sessions()
         if session is None:
+            self.navigation.set_session(None)
             self.model_panel.show_model(None)
             return
         self.model_panel.show_model(session.loaded, session.device.type)

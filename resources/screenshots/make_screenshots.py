@@ -43,7 +43,7 @@ def main() -> None:
     window.editor.interpolation.setCurrentText("cubic")
     window.picker.set_current(64, "ff", "flute")
     window.navigation.pick(64, "ff", "flute")
-    settle(1500)
+    settle(3000)  # the note renders and the cursor decodes on workers
     window.grab().save(str(HERE / "navigator.png"))
 
     window.open_midi(ROOT / "resources" / "demo" / "melody.mid")
