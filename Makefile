@@ -51,5 +51,21 @@ model-card: $(DATA)/notes.json
 	$(BIN)/glissando model-card --model models/default --evaluation models/default/evaluation.json \
 		--loso models/default/loso.json -o models/default/MODEL_CARD.md --command "make default-model model-card"
 
+# The wheel `pip install .` installs (setup.py lists its packages and data), into dist/.
+wheel: $(STAMP)
+	rm -rf build/lib build/bdist.*
+	$(BIN)/pip wheel -q --no-deps --no-build-isolation --no-index -w dist .
+
+# A one-folder PyInstaller bundle, dist/glissando/glissando (about 5 min on 2 cores, 880 MB), then its smoke test.
+# Not part of `make test`. See packaging/README.md.
+bundle: $(STAMP)
+	$(BIN)/python -c "import PyInstaller" 2>/dev/null || $(BIN)/pip install -q "pyinstaller>=6.11"
+	$(BIN)/pyinstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller packaging/glissando.spec
+	$(MAKE) bundle-smoke
+
+# The bundle's CLI transcribes the rendered demo melody and its window saves a screenshot (SMOKE_RUNS=3: timed).
+bundle-smoke:
+	bash packaging/smoke_test.sh dist/glissando/glissando
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

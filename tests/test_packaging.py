@@ -45,7 +45,7 @@ def built(tmp_path_factory):
     (src / "data" / "stray.py").write_text("")
     out = tmp / "dist"
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index",
-                           "-w", str(out), str(src)], capture_output=True, text=True, timeout=300)
+                           "-w", str(out), str(src)], check=False, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (wheel,) = out.glob("glissando-*.whl")
     with zipfile.ZipFile(wheel) as z:
@@ -110,7 +110,7 @@ def test_unpacked_wheel_finds_its_model_and_soundfont(built, tmp_path):
     # third-party packages come after the unpacked wheel on the path.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     proc = subprocess.run([sys.executable, "-S", "-c", code, str(target), sysconfig.get_paths()["purelib"]],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+                          check=False, capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.split()
     assert len(lines) == 4 and all(line.startswith(str(target)) for line in lines), proc.stdout
