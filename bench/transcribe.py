@@ -22,6 +22,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from common import melody  # noqa: E402
+
 from glissando.core.data.frames import log_frames_long  # noqa: E402
 from glissando.core.data.labels import DEFAULT_INSTRUMENTS, INSTRUMENTS  # noqa: E402
 from glissando.core.data.soundfont import SoundFontRenderer, default_soundfont_paths  # noqa: E402

@@ -301,21 +301,27 @@ class ModelSession:
             return mu[0].cpu().numpy(), (0.5 * logvar[0]).exp().cpu().numpy()
 
     # The unguarded forward passes, for callers already inside _in_use.
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        a = np.asarray(array, dtype=np.float32)
+        if not a.flags.writeable:  # a cached latent (or a view of one): torch warns on memory it may not write
+            a = a.copy()
+        return torch.from_numpy(a).to(self.device)
+
     @torch.no_grad()
     def _encode_signal(self, log_frames: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.asarray(log_frames, dtype=np.float32)).to(self.device)
+        x = self._tensor(log_frames)
         return torch.cat([self.model.encode_signal(self.model.normalize(b))[0] for b in x.split(BATCH)]).cpu().numpy() \
             if len(x) else np.zeros((0, self.config.latent_dim), np.float32)
 
     @torch.no_grad()
     def _decode_signal(self, latents: np.ndarray) -> np.ndarray:
-        z = torch.from_numpy(np.asarray(latents, dtype=np.float32)).to(self.device)
+        z = self._tensor(latents)
         out = [self.model.denormalize(self.model.decode_signal(b)[0]) for b in z.split(BATCH)]
         return torch.cat(out).cpu().numpy() if out else np.zeros((0, self.config.n_bins), np.float32)
 
     @torch.no_grad()
     def _decode_symbols(self, latents: np.ndarray) -> dict[str, np.ndarray]:
-        z = torch.from_numpy(np.asarray(latents, dtype=np.float32)).to(self.device)
+        z = self._tensor(latents)
         parts = [[lg.softmax(-1) for lg in self.model.decode_symbols(b)] for b in z.split(BATCH)]
         return {f: torch.cat([p[j] for p in parts]).cpu().numpy() for j, f in enumerate(FAMILIES)}
 

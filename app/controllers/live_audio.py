@@ -12,8 +12,15 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 from superqt.utils import ensure_main_thread
 
-from glissando.core.playback import (AudioUnavailable, EngineSettings, LiveEngine, MidiNotes, MidiUnavailable,
-                                     input_ports, output_devices)
+from glissando.core.playback import (
+    AudioUnavailable,
+    EngineSettings,
+    LiveEngine,
+    MidiNotes,
+    MidiUnavailable,
+    input_ports,
+    output_devices,
+)
 from glissando.core.session import ModelSession
 from glissando.core.spectral import SAMPLE_RATE
 

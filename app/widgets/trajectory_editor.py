@@ -2,16 +2,24 @@
 preview); every edit is the controller's, so it can be undone."""
 from __future__ import annotations
 
-
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from glissando.core.interpolation import MODES
 from glissando.core.trajectory import Trajectory
 
 from ..controllers.trajectory import TrajectoryController
-
 from .spectrogram_view import SpectrogramView
 
 

@@ -212,13 +212,23 @@ def build_dataset(
     ``soundfont`` may name several banks: their notes make one data set, each note remembering its
     bank as its collection. ``variations`` augmented renderings of every SoundFont note are added."""
     cache = cache or FrameCache()
-    pending: list[PendingNote] = []
     fonts = [soundfont] if isinstance(soundfont, (str, Path)) else list(soundfont or [])
     names = [source_name(f) for f in fonts]
     if len(set(names)) < len(names):
         raise GlissandoError(f"two SoundFonts share the name {max(names, key=names.count)!r}: their notes could not be told apart")
-    instruments = list(instruments)
-    dynamics = list(dynamics)
+    pending = _pending_notes(fonts, list(instruments), list(dynamics), sol_folder, nsynth_folder, csv_file, variations, warn)
+    notes, frames, skipped = _analyse_notes(pending, cache, config, frames_per_note, warn, progress, cancel)
+    n_bins = frames[0].shape[1]
+    for f in silence_frames(silent_notes, n_bins, config, count=frames_per_note):
+        notes.append(NoteRecord(source="silence", silent=True))
+        frames.append(f)
+    return save_dataset(Path(out), config, notes, frames, skipped)
+
+
+def _pending_notes(fonts: list, instruments: list[str], dynamics: list[str], sol_folder: Optional[Path],
+                   nsynth_folder: Optional[Path], csv_file: Optional[Path], variations: int, warn: WarnFn) -> list[PendingNote]:
+    """Every note of every source given, not yet rendered or read."""
+    pending: list[PendingNote] = []
     for font in fonts:
         pending += soundfont_notes(Path(font), instruments, dynamics, warn, variations)
     if sol_folder:
@@ -227,7 +237,13 @@ def build_dataset(
         pending += nsynth_notes(Path(nsynth_folder), warn)
     if csv_file:
         pending += csv_notes(Path(csv_file), warn)
+    return pending
 
+
+def _analyse_notes(pending: list[PendingNote], cache: FrameCache, config: SpectralConfig, frames_per_note: int,
+                   warn: WarnFn, progress: ProgressFn, cancel: Optional[CancelFn]) -> tuple[list, list, list[str]]:
+    """(records, frames, skip messages) of the notes whose frames could be computed (or were cached);
+    refuses when none could."""
     notes, frames, skipped = [], [], []
     for i, note in enumerate(pending):
         check_cancel(cancel)
@@ -247,8 +263,4 @@ def build_dataset(
     if not notes:
         raise GlissandoError("no usable note: every source was skipped or none was given" +
                              (f" ({len(skipped)} skipped)" if skipped else ""))
-    n_bins = frames[0].shape[1]
-    for f in silence_frames(silent_notes, n_bins, config, count=frames_per_note):
-        notes.append(NoteRecord(source="silence", silent=True))
-        frames.append(f)
-    return save_dataset(Path(out), config, notes, frames, skipped)
+    return notes, frames, skipped

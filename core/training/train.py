@@ -130,24 +130,54 @@ def _model_config(data, dataset: Dataset, vocab: dict, checkpoint: Optional[dict
                        **{"bins_per_octave": dataset.spectral.bins_per_octave, **(model_overrides or {})})
 
 
-def _restore(model: CrossModalVAE, optimizer, checkpoint: dict) -> tuple[int, float, list, Optional[dict], float]:
-    """Load a checkpoint's state: (epochs done, seconds spent, history, best weights, best validation score)."""
+def _split(data, dataset: Dataset, vocab: dict, train_cfg: TrainConfig):
+    """The data set's training, validation and test arrays (split by instrument and pitch)."""
+    missing = sorted(set(train_cfg.exclude_collections) - set(dataset.collections()))
+    if missing:
+        raise GlissandoError(f"{data}: no notes from {', '.join(missing)} to leave out (it holds {', '.join(dataset.collections())})")
+    arrays = split_arrays(dataset, vocab, train_cfg.seed, train_cfg.held_out, train_cfg.validation,
+                          tuple(train_cfg.exclude_collections))
+    if len(arrays.x_train) == 0:
+        raise GlissandoError(f"{data}: nothing left to train on")
+    return arrays
+
+
+def _new_model(config: ModelConfig, x_train: torch.Tensor, dev: torch.device) -> CrossModalVAE:
+    """A fresh model on ``dev``, normalizing frames with the training frames' statistics."""
+    model = CrossModalVAE(config)
+    mean = x_train.mean()
+    model.norm_mean.fill_(mean)
+    model.norm_scale.fill_((x_train - mean).abs().max())
+    return model.to(dev)
+
+
+@dataclass
+class _RunState:
+    """Where a run stands: epochs completed, seconds spent, history, the best weights and their score."""
+
+    epoch: int = 0
+    elapsed: float = 0.0
+    history: list = field(default_factory=list)
+    best_state: Optional[dict] = None
+    best_score: float = -1.0
+
+
+def _restore(model: CrossModalVAE, optimizer, checkpoint: dict) -> _RunState:
+    """Load a checkpoint's weights, optimizer and random state into the run; where it stood."""
     model.load_state_dict(checkpoint["model"])
     optimizer.load_state_dict(checkpoint["optimizer"])
-    start_epoch, elapsed = int(checkpoint["epoch"]), float(checkpoint["elapsed"])
-    history = json.loads(checkpoint["history"])
+    state = _RunState(int(checkpoint["epoch"]), float(checkpoint["elapsed"]), json.loads(checkpoint["history"]))
     torch.set_rng_state(checkpoint["torch_rng"])
-    best_state, best_score = None, -1.0
-    if "best_model" in checkpoint and history:
-        best_state = checkpoint["best_model"]
-        best_score = max(_validation_score(r.get("validation_signal_to_symbol", {})) for r in history)
-    return start_epoch, elapsed, history, best_state, best_score
+    if "best_model" in checkpoint and state.history:
+        state.best_state = checkpoint["best_model"]
+        state.best_score = max(_validation_score(r.get("validation_signal_to_symbol", {})) for r in state.history)
+    return state
 
 
 @dataclass
 class _Steps:
-    """What every optimisation step of a run reads: the training frames and labels on the device, and
-    the augmentation's settings."""
+    """What every optimisation step of a run reads: the training frames and labels on the device, the
+    augmentation's settings; and the validation split (on the CPU) the epochs are scored on."""
 
     train_cfg: TrainConfig
     x: torch.Tensor
@@ -157,6 +187,17 @@ class _Steps:
     spectral: object  # the data set's SpectralConfig
     steps_per_epoch: int
     total_steps: int
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+
+    @classmethod
+    def for_run(cls, train_cfg: TrainConfig, arrays, vocab: dict, spectral, dev: torch.device) -> "_Steps":
+        steps_per_epoch = math.ceil(len(arrays.x_train) / train_cfg.batch_size)
+        # Without a validation split, the epochs are scored on the first training frames.
+        x_val, y_val = (arrays.x_val, arrays.y_val) if len(arrays.x_val) else (arrays.x_train[:4096], arrays.y_train[:4096])
+        return cls(train_cfg, arrays.x_train.to(dev), arrays.y_train.to(dev), label_values(vocab, dev),
+                   AugmentConfig(**train_cfg.augment_config), spectral, steps_per_epoch, steps_per_epoch * train_cfg.epochs,
+                   x_val, y_val)
 
 
 def _train_epoch(model: CrossModalVAE, optimizer, epoch: int, run: _Steps, progress: ProgressFn,
@@ -191,16 +232,43 @@ def _train_epoch(model: CrossModalVAE, optimizer, epoch: int, run: _Steps, progr
     return sums
 
 
-def _epoch_record(model: CrossModalVAE, epoch: int, sums: dict[str, float], run: _Steps, arrays, dev: torch.device) -> dict:
+def _epoch_record(model: CrossModalVAE, epoch: int, sums: dict[str, float], run: _Steps) -> dict:
     """The history's record of one epoch: mean loss parts, beta, and signal-to-symbol accuracy on the
-    validation split (the first training frames when there is none)."""
+    validation split."""
     cfg = run.train_cfg
     record = {k: v / run.steps_per_epoch for k, v in sums.items()}
     record["epoch"] = epoch + 1
     record["beta"] = beta_at(epoch + 1, cfg.warmup_fraction * cfg.epochs, cfg.beta_max)
-    x_val, y_val = (arrays.x_val, arrays.y_val) if len(arrays.x_val) else (arrays.x_train[:4096], arrays.y_train[:4096])
-    record["validation_signal_to_symbol"] = held_out_accuracy(model, x_val.to(dev), y_val.to(dev))
+    dev = run.x.device
+    record["validation_signal_to_symbol"] = held_out_accuracy(model, run.x_val.to(dev), run.y_val.to(dev))
     return record
+
+
+def _fit(model: CrossModalVAE, optimizer, run: _Steps, state: _RunState, ckpt_path: Path, t0: float,
+         progress: ProgressFn, on_epoch: Optional[EpochFn], cancel: Optional[CancelFn]) -> None:
+    """Train from the epochs ``state`` completed to the config's, keeping the best weights by validation
+    score; a checkpoint after every epoch, and one on Ctrl-C or cancel (which then propagates)."""
+    train_cfg = run.train_cfg
+    completed = state.epoch
+    try:
+        for epoch in range(state.epoch, train_cfg.epochs):
+            sums = _train_epoch(model, optimizer, epoch, run, progress, cancel)
+            record = _epoch_record(model, epoch, sums, run)
+            score = _validation_score(record["validation_signal_to_symbol"])
+            if score >= state.best_score:
+                state.best_score, record["best"] = score, True
+                state.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            state.history.append(record)
+            _save_checkpoint(ckpt_path, model, optimizer, epoch + 1, state.history, train_cfg, time.perf_counter() - t0,
+                             state.best_state)
+            completed = epoch + 1
+            if on_epoch:
+                on_epoch(epoch + 1, record)
+    except (KeyboardInterrupt, Cancelled):
+        # Weights from part-way through an epoch, counted as the epochs completed: --resume redoes that epoch.
+        _save_checkpoint(ckpt_path, model, optimizer, completed, state.history[:completed], train_cfg,
+                         time.perf_counter() - t0, state.best_state)
+        raise
 
 
 def _training_info(data, dataset: Dataset, arrays, train_cfg: TrainConfig, history: list, dev: torch.device,
@@ -253,54 +321,18 @@ def train(
 
     vocab = vocabulary_for(dataset)
     config = _model_config(data, dataset, vocab, checkpoint, ckpt_path, model_overrides)
-    missing = sorted(set(train_cfg.exclude_collections) - set(dataset.collections()))
-    if missing:
-        raise GlissandoError(f"{data}: no notes from {', '.join(missing)} to leave out (it holds {', '.join(dataset.collections())})")
-    arrays = split_arrays(dataset, vocab, train_cfg.seed, train_cfg.held_out, train_cfg.validation,
-                          tuple(train_cfg.exclude_collections))
-    if len(arrays.x_train) == 0:
-        raise GlissandoError(f"{data}: nothing left to train on")
-    model = CrossModalVAE(config)
-    x_train = arrays.x_train
-    mean = x_train.mean()
-    model.norm_mean.fill_(mean)
-    model.norm_scale.fill_((x_train - mean).abs().max())
-    model.to(dev)
+    arrays = _split(data, dataset, vocab, train_cfg)
+    model = _new_model(config, arrays.x_train, dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.learning_rate)
-    history: list = []
-    best_state, best_score = None, -1.0
-    start_epoch, elapsed = 0, 0.0
-    if checkpoint is not None:
-        start_epoch, elapsed, history, best_state, best_score = _restore(model, optimizer, checkpoint)
+    state = _restore(model, optimizer, checkpoint) if checkpoint is not None else _RunState()
+    run = _Steps.for_run(train_cfg, arrays, vocab, dataset.spectral, dev)
+    t0 = time.perf_counter() - state.elapsed
+    _fit(model, optimizer, run, state, ckpt_path, t0, progress, on_epoch, cancel)
 
-    steps_per_epoch = math.ceil(len(x_train) / train_cfg.batch_size)
-    run = _Steps(train_cfg, x_train.to(dev), arrays.y_train.to(dev), label_values(vocab, dev),
-                 AugmentConfig(**train_cfg.augment_config), dataset.spectral, steps_per_epoch, steps_per_epoch * train_cfg.epochs)
-    completed = start_epoch
-    t0 = time.perf_counter() - elapsed
-    try:
-        for epoch in range(start_epoch, train_cfg.epochs):
-            sums = _train_epoch(model, optimizer, epoch, run, progress, cancel)
-            record = _epoch_record(model, epoch, sums, run, arrays, dev)
-            score = _validation_score(record["validation_signal_to_symbol"])
-            if score >= best_score:
-                best_score, record["best"] = score, True
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            history.append(record)
-            _save_checkpoint(ckpt_path, model, optimizer, epoch + 1, history, train_cfg, time.perf_counter() - t0, best_state)
-            completed = epoch + 1
-            if on_epoch:
-                on_epoch(epoch + 1, record)
-    except (KeyboardInterrupt, Cancelled):
-        # Weights from part-way through an epoch, counted as the epochs completed: --resume redoes that epoch.
-        _save_checkpoint(ckpt_path, model, optimizer, completed, history[:completed], train_cfg, time.perf_counter() - t0,
-                         best_state)
-        raise
-
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    if state.best_state is not None:
+        model.load_state_dict(state.best_state)
     model.eval()
-    info = _training_info(data, dataset, arrays, train_cfg, history, dev, time.perf_counter() - t0)
+    info = _training_info(data, dataset, arrays, train_cfg, state.history, dev, time.perf_counter() - t0)
     projection = latent_projection(model.cpu(), arrays.x_train, arrays.y_train, seed=train_cfg.seed)
     return save_model(out / MODEL_FILENAME, model, dataset.spectral, info, projection)
 

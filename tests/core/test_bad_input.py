@@ -110,3 +110,51 @@ def test_bad_note_text_and_unknown_model(tmp_path, capsys):
     fake.write_bytes(b"not a model")
     code, err = _run(capsys, "synth", "--notes", "C4", "--model", str(fake), "-o", str(tmp_path / "y.wav"))
     assert code != 0 and "fake.safetensors: not a Glissando model" in err
+
+
+def test_core_errors_describe_the_problem_and_the_cli_adds_its_flag(tmp_path, capsys):
+    """Core's messages name no command-line flag (the app shows them as they are); the CLI adds the flag."""
+    from glissando.core.cli import error_message
+    from glissando.core.errors import DeviceUnavailable, OutputExists, UnknownFormat
+    from glissando.core.render import write_wav
+    from glissando.core.transcribe import write_notes
+
+    existing = tmp_path / "keep.json"
+    existing.write_text("{}")
+    errors = []
+    for call in (lambda: write_notes([], existing), lambda: write_wav(existing, np.zeros(100)),
+                 lambda: write_notes([], tmp_path / "notes.txt")):
+        with pytest.raises((OutputExists, UnknownFormat)) as info:
+            call()
+        errors.append(info.value)
+    assert [str(e) for e in errors] == [f"{existing}: already exists", f"{existing}: already exists",
+                                        f"{tmp_path / 'notes.txt'}: cannot tell the format from the file name; "
+                                        "it can be json, csv or mid"]
+    assert error_message(errors[0]) == f"{existing}: already exists (use --force to replace it)"
+    assert error_message(errors[2]).endswith("(choose one with --format)")
+    assert error_message(DeviceUnavailable("cuda", "no CUDA device is available")) == \
+        "device cuda: no CUDA device is available (use --device cpu or auto)"
+
+
+def test_cli_hints_the_flag_for_a_missing_device(tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    code, err = _run(capsys, "synth", "--notes", "C4:mf:0.3", "--device", "cuda", "-o", str(tmp_path / "x.wav"))
+    assert code == 2 and "glissando: device cuda: no CUDA device is available (use --device cpu or auto)" in err
+
+
+def test_gui_finds_the_app_through_its_entry_point(capsys, monkeypatch):
+    import importlib.metadata
+
+    from glissando.core.cli import FRONTENDS
+
+    # Installed: the app registers itself; core names it nowhere.
+    assert [ep.value for ep in importlib.metadata.entry_points(group=FRONTENDS, name="gui")] == ["glissando.app.main:run_app"]
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda **kw: [])
+    code, err = _run(capsys, "gui")
+    assert code == 2 and "the gui front end is not installed" in err and "'gui' extra" in err
+    broken = importlib.metadata.EntryPoint(name="gui", value="glissando_no_such_frontend:run_app", group=FRONTENDS)
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda **kw: [broken])
+    code, err = _run(capsys, "gui")
+    assert code == 2 and "the gui front end is not available (No module named 'glissando_no_such_frontend')" in err

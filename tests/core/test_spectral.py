@@ -87,3 +87,20 @@ def test_a_steady_loop_matches_its_frame_and_repeats_without_a_click():
     # Played end to start, the step across the seam is no larger than the steps inside the loop.
     assert abs(float(loop[0]) - float(loop[-1])) <= np.abs(np.diff(loop)).max()
     assert np.array_equal(loop, steady_loop(frame, session.spectral, length))  # the same frame, the same loop
+
+
+def test_every_audio_suffix_is_readable(tmp_path):
+    """AUDIO_SUFFIXES is what load_audio reads: MP3 too (libsndfile >= 1.1)."""
+    import soundfile as sf
+
+    from glissando.core.spectral import AUDIO_SUFFIXES, SAMPLE_RATE
+
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(SAMPLE_RATE // 2) / SAMPLE_RATE)).astype(np.float32)
+    formats = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".aif": "AIFF", ".aiff": "AIFF", ".mp3": "MP3"}
+    assert set(AUDIO_SUFFIXES) == set(formats)
+    for suffix, fmt in formats.items():
+        path = tmp_path / f"tone{suffix}"
+        sf.write(str(path), tone, SAMPLE_RATE, format=fmt)
+        audio = load_audio(path)
+        assert abs(len(audio) - len(tone)) < 0.1 * SAMPLE_RATE, suffix  # MP3 pads its frames
+        assert np.argmax(np.abs(np.fft.rfft(audio))) == pytest.approx(440 * len(audio) / SAMPLE_RATE, abs=3), suffix

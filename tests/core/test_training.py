@@ -46,6 +46,23 @@ def test_save_load_round_trip_gives_the_same_outputs(trained, tmp_path, tiny_dat
         assert torch.allclose(a, b, atol=1e-6)
 
 
+def test_the_analysis_block_travels_in_the_model_file(tmp_path):
+    """The spectral config, analysis block included, is saved with the model; model files from before the
+    block was stored (the shipped default model among them) load with 32768."""
+    from dataclasses import replace
+
+    from glissando.core.models.modelfile import default_model_path, read_metadata
+    from glissando.core.spectral import SpectralConfig
+
+    assert "block" not in read_metadata(default_model_path())["spectral"]
+    shipped = load_model()
+    assert shipped.spectral.block == 32768 and shipped.spectral == SpectralConfig()
+    copy = save_model(tmp_path / "copy.safetensors", shipped.model, replace(shipped.spectral, block=16384), shipped.info,
+                      shipped.projection)
+    assert read_metadata(copy)["spectral"]["block"] == 16384
+    assert load_model(copy).spectral.block == 16384
+
+
 class _RunsCode:
     def __reduce__(self):
         import os
