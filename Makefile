@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv default-model model-card clean wheel bundle bundle-smoke
+.PHONY: run test lint venv default-model model-card clean wheel bundle bundle-smoke
 
 $(STAMP): pyproject.toml setup.py Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -22,7 +22,13 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/glissando gui
 
-test: $(STAMP)
+# Style (ruff), layers (import-linter) and types (mypy on core; its level is in pyproject.toml), then the suite.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest -q tests
 
 # The training data: every note of 14 instruments' full ranges at pp / mf / ff from the four banks allowed

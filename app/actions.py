@@ -86,7 +86,9 @@ def ask_load_trajectory(w: "MainWindow") -> None:
 def ask_save_trajectory(w: "MainWindow") -> None:
     if w.trajectory.current() is None:
         w.notify("The trajectory is empty: nothing to save.")
-    elif (path := _save(w, "Save the trajectory", "trajectory.json", "Trajectory (*.json)")) and w.trajectory.save(path):
+        return
+    path = _save(w, "Save the trajectory", "trajectory.json", "Trajectory (*.json)")
+    if path and w.trajectory.save(path):
         w.statusBar().showMessage(f"Saved {path}", 5000)
 
 

@@ -174,9 +174,10 @@ class MainWindow(QMainWindow):
         self.editor.saveRequested.connect(lambda: actions.ask_save_trajectory(self))
         self.editor.loadRequested.connect(lambda: actions.ask_load_trajectory(self))
         self.midi_panel.openRequested.connect(lambda: actions.ask_open_midi(self))
-        self.midi_panel.renderRequested.connect(lambda: self.midi.render(interpolation=self.midi_panel.chosen_interpolation()))
+        chosen = self.midi_panel.chosen_interpolation
+        self.midi_panel.renderRequested.connect(lambda: self.midi.render(interpolation=chosen()))
         self.midi_panel.cancelRequested.connect(self.midi.cancel)
-        self.midi_panel.playRequested.connect(lambda: self.midi.play(self.midi_panel.chosen_interpolation()))
+        self.midi_panel.playRequested.connect(lambda: self.midi.play(chosen()))
         self.midi_panel.exportRequested.connect(lambda: actions.ask_export_midi(self))
         self.midi_panel.instrumentChanged.connect(lambda: self.midi.set_instrument(self.midi_panel.chosen_instrument()))
         self.transcription_panel.openRequested.connect(lambda: actions.ask_open_audio(self))

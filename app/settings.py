@@ -62,7 +62,8 @@ class Settings:
 def data_dir() -> Path:
     """Where the app keeps its own files (the autosaved trajectory); ``GLISSANDO_DATA_DIR`` overrides it."""
     override = os.environ.get("GLISSANDO_DATA_DIR")
-    path = Path(override) if override else Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
+    location = QStandardPaths.StandardLocation.AppDataLocation
+    path = Path(override) if override else Path(QStandardPaths.writableLocation(location))
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -64,9 +64,9 @@ class PacedDevice:
         pass
 
 
-HELD = [(60, "mf", "flute"), (45, "ff", "cello"), (72, "pp", "violin"), (55, "mf", "french_horn"), (67, "ff", "trumpet"),
-        (50, "mf", "bassoon"), (64, "mf", "oboe"), (60, "mf", "piano"), (62, "mf", "clarinet"), (66, "mf", "alto_sax"),
-        (50, "mf", "trombone")]
+HELD = [(60, "mf", "flute"), (45, "ff", "cello"), (72, "pp", "violin"), (55, "mf", "french_horn"),
+        (67, "ff", "trumpet"), (50, "mf", "bassoon"), (64, "mf", "oboe"), (60, "mf", "piano"), (62, "mf", "clarinet"),
+        (66, "mf", "alto_sax"), (50, "mf", "trombone")]
 
 
 HOLD_S = 2.5
@@ -88,9 +88,10 @@ def live_vs_offline(session, held_loops: bool = True) -> tuple[list[float], list
     first = int(0.75 * session.spectral.sample_rate)
     result, settled = [], []
     for midi, dynamics, instrument in HELD:
-        devices = []
+        devices: list = []
         engine = LiveEngine(session, EngineSettings(held_loops=held_loops),
-                            stream_factory=lambda **kw: devices.append(PacedDevice(**kw)) or devices[-1])
+                            stream_factory=lambda devices=devices, **kw: devices.append(PacedDevice(**kw))
+                            or devices[-1])
         devices_recording = []
         engine.start()
         device = devices[0]
@@ -130,7 +131,8 @@ def main() -> None:
     session = ModelSession(device="cpu")
     synth_only, _ = live_vs_offline(session, held_loops=False)
     print("live vs offline spectral convergence, streaming synth alone: "
-          + " ".join(f"{i}={v:.3f}" for (_, _, i), v in zip(HELD, synth_only)) + f"; median {statistics.median(synth_only):.3f}")
+          + " ".join(f"{i}={v:.3f}" for (_, _, i), v in zip(HELD, synth_only))
+          + f"; median {statistics.median(synth_only):.3f}")
     match, settled = live_vs_offline(session)
     print("live vs offline spectral convergence, held loops: "
           + " ".join(f"{i}={v:.3f}" for (_, _, i), v in zip(HELD, match)) + f"; median {statistics.median(match):.3f}; "
@@ -188,7 +190,8 @@ def main() -> None:
           f"p90 {np.percentile(latencies, 90):.1f}, max {max(latencies):.1f}; one block = {floor_ms:.1f} ms "
           f"(ratio {median / floor_ms:.2f} blocks)")
     print(f"held notes: {notes} in {args.held_seconds:.0f} s, {looped} reached their loop; underruns {held_underruns}")
-    print(f"latency_ms={median:.1f} underruns={underruns} live_sc={statistics.median(match):.3f} held_underruns={held_underruns}")
+    print(f"latency_ms={median:.1f} underruns={underruns} live_sc={statistics.median(match):.3f} "
+          f"held_underruns={held_underruns}")
 
 
 if __name__ == "__main__":

@@ -52,7 +52,8 @@ app.exec()
 
 def time_to_ready(code: str, env: dict) -> float:
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env=env)
     for line in proc.stdout:
         if line.startswith("READY"):
             elapsed = time.perf_counter() - start

@@ -90,7 +90,8 @@ def held_notes(session, repeats: int) -> None:
     inner = slice(transform.n_frames // 4, 3 * transform.n_frames // 4)
     sr = session.spectral.sample_rate
     speed, middle = {}, {}
-    for name, settings in (("fast phase alone", RenderSettings(held_seconds=float("inf"))), ("held loops", RenderSettings())):
+    ways = (("fast phase alone", RenderSettings(held_seconds=float("inf"))), ("held loops", RenderSettings()))
+    for name, settings in ways:
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
@@ -131,8 +132,8 @@ def main() -> None:
         seconds = statistics.median(times)
         sc = convergence(session, notes, audio, settings)
         results[name] = (len(audio) / sr / seconds, seconds, sc, audio)
-        print(f"{name:9}: {seconds:6.2f} s for {len(audio) / sr:.1f} s of audio = {len(audio) / sr / seconds:6.1f}x real time, "
-              f"spectral convergence {sc:.3f}")
+        print(f"{name:9}: {seconds:6.2f} s for {len(audio) / sr:.1f} s of audio = "
+              f"{len(audio) / sr / seconds:6.1f}x real time, spectral convergence {sc:.3f}")
     hits = pitch_hits(results["default"][3], notes, sr)
     ratio = results["reference"][1] / results["default"][1]
     print(f"pitch tracker (pyin) finds the requested note in {hits:.1%} of {len(notes)} notes (default method)")
@@ -140,8 +141,9 @@ def main() -> None:
         memory(session, args.midi)
     if args.held:
         held_notes(session, args.repeats)
-    print(f"render: speedup={ratio:.1f} default_rtf={results['default'][0]:.1f} reference_rtf={results['reference'][0]:.2f} "
-          f"sc_default={results['default'][2]:.3f} sc_reference={results['reference'][2]:.3f} pitch_hits={hits:.3f}")
+    print(f"render: speedup={ratio:.1f} default_rtf={results['default'][0]:.1f} "
+          f"reference_rtf={results['reference'][0]:.2f} sc_default={results['default'][2]:.3f} "
+          f"sc_reference={results['reference'][2]:.3f} pitch_hits={hits:.3f}")
 
 
 if __name__ == "__main__":

@@ -75,11 +75,13 @@ def main() -> None:
             rtfs.append(len(audio) / SR / took)
             ratios.append(reference / took)
             f1s.append(f1)
-            print(f"{inst:12} {len(audio) / SR:5.1f} s  {rtfs[-1]:6.1f}x real time  F1 {f1:.3f}  ({len(notes)} notes for {len(events)})")
+            print(f"{inst:12} {len(audio) / SR:5.1f} s  {rtfs[-1]:6.1f}x real time  F1 {f1:.3f}  "
+                  f"({len(notes)} notes for {len(events)})")
     if args.memory:
         memory(renderer, 30)
-    print(f"transcribe: rtf_median={statistics.median(rtfs):.1f} speed_vs_numpy_analysis={statistics.median(ratios):.2f} "
-          f"f1_mean={np.mean(f1s):.3f} f1_min={np.min(f1s):.3f}")
+    print(f"transcribe: rtf_median={statistics.median(rtfs):.1f} "
+          f"speed_vs_numpy_analysis={statistics.median(ratios):.2f} f1_mean={np.mean(f1s):.3f} "
+          f"f1_min={np.min(f1s):.3f}")
 
 
 if __name__ == "__main__":

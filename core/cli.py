@@ -57,11 +57,12 @@ def cmd_make_dataset(args) -> int:
         found = training_soundfonts()
         absent = [name for name, p in found.items() if p is None]
         if absent:
-            raise GlissandoError(f"--training-banks: {', '.join(absent)} not installed (apt-get install fluid-soundfont-gm "
-                                 "csound-soundfont timgm6mb-soundfont)")
+            raise GlissandoError(f"--training-banks: {', '.join(absent)} not installed "
+                                 "(apt-get install fluid-soundfont-gm csound-soundfont timgm6mb-soundfont)")
         fonts += [p for p in found.values() if p not in fonts]
     if not (fonts or args.import_sol or args.import_nsynth or args.csv):
-        raise GlissandoError("give a source: --soundfont SF2, --training-banks, --import-sol DIR, --import-nsynth DIR or --csv FILE")
+        raise GlissandoError("give a source: --soundfont SF2, --training-banks, --import-sol DIR, "
+                             "--import-nsynth DIR or --csv FILE")
     instruments = INSTRUMENT_PRESETS[args.preset]
     if args.instruments:
         instruments = [s.strip() for s in args.instruments.split(",") if s.strip()]
@@ -119,7 +120,8 @@ def cmd_train(args) -> int:
         acc = record.get("validation_signal_to_symbol", {})
         accs = " ".join(f"{k}={v:.3f}" for k, v in acc.items() if v is not None)
         bar.write(f"epoch {epoch}: loss={record['loss']:.1f} rec_signal={record['rec_signal']:.1f} "
-                  f"rec_symbol={record.get('rec_symbol', float('nan')):.3f} cross_kl={record.get('cross_kl', float('nan')):.2f} "
+                  f"rec_symbol={record.get('rec_symbol', float('nan')):.3f} "
+                  f"cross_kl={record.get('cross_kl', float('nan')):.2f} "
                   f"beta={record['beta']:.2f} | validation {accs}")
 
     try:
@@ -185,10 +187,12 @@ def cmd_evaluate(args) -> int:
         from .training.evaluate import note_accuracy
 
         if args.source and args.source not in dataset.collections():
-            raise GlissandoError(f"{dataset.path}: no notes from {args.source} (it holds {', '.join(dataset.collections())})")
+            raise GlissandoError(f"{dataset.path}: no notes from {args.source} "
+                                 f"(it holds {', '.join(dataset.collections())})")
         acc = note_accuracy(loaded, dataset, collections=[args.source] if args.source else None)
         result = {"model": str(loaded.path), "data": str(dataset.path), "source": args.source, "note_accuracy": acc}
-        print(f"{acc['notes']} notes of {dataset.path}{' from ' + args.source if args.source else ''}, transcribed note by note:")
+        from_source = f" from {args.source}" if args.source else ""
+        print(f"{acc['notes']} notes of {dataset.path}{from_source}, transcribed note by note:")
         for key in ("pitch", "pitch_class", "octave", "dynamics", "instrument"):
             print(f"  {key:12} {'-' if acc.get(key) is None else format(acc[key], '.1%')}")
     else:
@@ -231,8 +235,8 @@ def _render_and_write(args, session, notes) -> None:
 
 def parse_note_list(text: str, default_instrument: str) -> list:
     """'C4:mf:1.0 E4:ff:0.5 R:0.25' -> consecutive notes (R is a rest)."""
-    from .units import parse_note
     from .midi import Note
+    from .units import parse_note
 
     notes, now = [], 0.0
     for token in text.split():
@@ -246,7 +250,8 @@ def parse_note_list(text: str, default_instrument: str) -> list:
             duration = float(parts[2]) if len(parts) > 2 else 0.5
             instrument = parts[3] if len(parts) > 3 else default_instrument
         except (ValueError, IndexError):
-            raise GlissandoError(f"--notes: cannot read {token!r} (write NOTE:DYNAMICS:SECONDS, e.g. C4:mf:1.0, or R:0.5 for a rest)") from None
+            raise GlissandoError(f"--notes: cannot read {token!r} "
+                                 "(write NOTE:DYNAMICS:SECONDS, e.g. C4:mf:1.0, or R:0.5 for a rest)") from None
         if duration <= 0:
             raise GlissandoError(f"--notes: {token!r} has no duration")
         notes.append(Note(now, now + duration, midi, dynamics, instrument))
@@ -276,7 +281,8 @@ def cmd_render_midi(args) -> int:
     session = _session(args)
     _default_instrument(session, args.instrument)  # an unknown --instrument stops here, before reading
     ranges = {i: session.instrument_range(i) for i in session.instruments}
-    notes = notes_for_model(args.input, session.instruments, session.dynamics, ranges, args.instrument, args.strict, warn=_warn)
+    notes = notes_for_model(args.input, session.instruments, session.dynamics, ranges, args.instrument, args.strict,
+                            warn=_warn)
     _render_and_write(args, session, notes)
     return 0
 
@@ -329,7 +335,8 @@ def _frontend(name: str):
     try:
         return found[0].load()
     except (ImportError, AttributeError) as exc:  # PySide6 or a system library (libGL, libEGL) missing
-        raise GlissandoError(f"the {name} front end is not available ({exc}); install Glissando with the 'gui' extra") from None
+        raise GlissandoError(f"the {name} front end is not available ({exc}); "
+                             "install Glissando with the 'gui' extra") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -352,9 +359,11 @@ def _add_make_dataset(sub) -> None:
 
     d = sub.add_parser("make-dataset", help="render or import notes and extract their frames")
     d.add_argument("--soundfont", type=Path, action="append",
-                   help="render isolated notes from this SF2 (repeat for several banks: one data set, each note keeps its bank)")
+                   help="render isolated notes from this SF2 "
+                        "(repeat for several banks: one data set, each note keeps its bank)")
     d.add_argument("--training-banks", action="store_true",
-                   help="render from the four banks allowed for training: FluidR3_GM, the csound GM bank, TimGM6mb, GeneralUser GS")
+                   help="render from the four banks allowed for training: "
+                        "FluidR3_GM, the csound GM bank, TimGM6mb, GeneralUser GS")
     d.add_argument("--variations", type=int, default=0,
                    help="augmented renderings per SoundFont note: vibrato, room, EQ, noise (default 0)")
     d.add_argument("--frames-per-note", type=int, default=24, help="sustained frames kept per note (default 24)")
@@ -386,9 +395,11 @@ def _training_options(parser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-augment", action="store_true", help="no frame augmentation during training")
     parser.add_argument("--transpose", type=float, default=0.5,
-                        help="share of training frames transposed by up to --transpose-semitones, relabelled (default 0.5)")
+                        help="share of training frames transposed by up to --transpose-semitones, "
+                             "relabelled (default 0.5)")
     parser.add_argument("--transpose-semitones", type=int, default=2, help="largest transposition (default 2)")
-    parser.add_argument("--eq-db", type=float, help="frame augmentation: random EQ and tilt (dB/octave) up to this (default 1.5)")
+    parser.add_argument("--eq-db", type=float,
+                        help="frame augmentation: random EQ and tilt (dB/octave) up to this (default 1.5)")
     parser.add_argument("--dropout", type=float, default=0.2, help="dropout in the conv encoder's head (default 0.2)")
 
 
@@ -426,7 +437,8 @@ def _add_evaluation(sub) -> None:
     e.add_argument("--json", type=Path, help="also write the results here")
     e.add_argument("--no-baseline", action="store_true")
     e.add_argument("--notes", action="store_true",
-                   help="instead: note-level transcription accuracy over every note of DATA (for data the model never saw)")
+                   help="instead: note-level transcription accuracy over every note of DATA "
+                        "(for data the model never saw)")
     e.add_argument("--source", help="with --notes: only the notes of this sample set")
     e.set_defaults(func=cmd_evaluate)
 

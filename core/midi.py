@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from .data.labels import instrument_for_program, velocity_to_dynamics, DYNAMICS_VELOCITY
+from .data.labels import DYNAMICS_VELOCITY, instrument_for_program, velocity_to_dynamics
 from .jobs import GlissandoError, atomic_write
 from .units import note_name
 
@@ -39,7 +39,8 @@ class Note:
 
 
 def read_midi(path: str | os.PathLike, known_instruments: list[str], fallback_instrument: str,
-              dynamics_vocabulary: Optional[list[str]] = None, warn: Callable[[str], None] = lambda m: None) -> list[Note]:
+              dynamics_vocabulary: Optional[list[str]] = None,
+              warn: Callable[[str], None] = lambda m: None) -> list[Note]:
     """Notes of a MIDI file, in seconds (tempo changes applied), sorted by start.
 
     A channel's program picks the instrument when the model knows it, else ``fallback_instrument``;
@@ -68,7 +69,8 @@ def read_midi(path: str | os.PathLike, known_instruments: list[str], fallback_in
     def close(channel: int, pitch: int, at: float) -> None:
         start, velocity = open_notes.pop((channel, pitch))
         if at > start:
-            notes.append(Note(start, at, pitch, velocity_to_dynamics(velocity, dynamics_vocabulary), instrument_of(channel), velocity))
+            dynamics = velocity_to_dynamics(velocity, dynamics_vocabulary)
+            notes.append(Note(start, at, pitch, dynamics, instrument_of(channel), velocity))
 
     for msg in messages:
         now += msg.time
@@ -138,7 +140,8 @@ def write_midi(notes: list[Note], path: str | os.PathLike, tempo_bpm: float = 12
         for n in notes:
             if n.instrument == inst:
                 velocity = DYNAMICS_VELOCITY.get(n.dynamics, n.velocity)
-                events.append((n.start, 1, mido.Message("note_on", note=n.midi, velocity=velocity, channel=channel % 16)))
+                events.append((n.start, 1,
+                               mido.Message("note_on", note=n.midi, velocity=velocity, channel=channel % 16)))
                 events.append((n.end, 0, mido.Message("note_off", note=n.midi, velocity=0, channel=channel % 16)))
         last = 0
         for t, _, msg in sorted(events, key=lambda e: (e[0], e[1])):
@@ -157,7 +160,8 @@ def notes_for_model(path: str | os.PathLike, instruments: list[str], dynamics: l
     plays every track, else each track's program picks one (piano, or the first known, when none fits);
     notes outside an instrument's range move by octaves, or are refused with ``strict``."""
     if instrument is not None and instrument not in instruments:
-        raise GlissandoError(f"the model does not know the instrument {instrument!r} (it knows {', '.join(instruments)})")
+        raise GlissandoError(f"the model does not know the instrument {instrument!r} "
+                             f"(it knows {', '.join(instruments)})")
     fallback = instrument or ("piano" if "piano" in instruments else instruments[0])
     notes = read_midi(path, instruments, fallback, dynamics, warn=warn)
     if instrument is not None:

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 from .errors import OutputExists
+from .interpolation import interpolate
 from .jobs import CancelFn, GlissandoError, ProgressFn, atomic_write, check_cancel, no_progress
 from .midi import Note
-from .interpolation import interpolate
 from .session import ModelSession
 from .spectral import SAMPLE_RATE, NSGTransform, griffin_lim
 from .spectral.phase import phase_locked_init, steady_loop
@@ -314,6 +314,7 @@ def reconstruct_path(session: ModelSession, path: Callable[[np.ndarray], np.ndar
     GlissandoError) when its session is closed meanwhile, both between batches of blocks.
     """
     sr = session.spectral.sample_rate
+    settings = _with_block(settings, session)
     L = settings.block
     starts = np.arange(-(L // 2), n_samples, L // 2)
     out = np.zeros(n_samples + 2 * L)

@@ -13,8 +13,8 @@ from typing import Optional
 
 import numpy as np
 
-from .jobs import GlissandoError, atomic_write
 from .interpolation import MODES, interpolate
+from .jobs import GlissandoError, atomic_write
 
 FORMAT = "glissando-trajectory"
 VERSION = 1

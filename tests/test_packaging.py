@@ -44,8 +44,9 @@ def built(tmp_path_factory):
         (src / decoy).write_text("decoy\n")
     (src / "data" / "stray.py").write_text("")
     out = tmp / "dist"
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index",
-                           "-w", str(out), str(src)], check=False, capture_output=True, text=True, timeout=300)
+    command = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index",
+               "-w", str(out), str(src)]
+    proc = subprocess.run(command, check=False, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (wheel,) = out.glob("glissando-*.whl")
     with zipfile.ZipFile(wheel) as z:

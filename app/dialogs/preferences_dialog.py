@@ -41,7 +41,8 @@ class PreferencesDialog(QDialog):
         self.phase.addItems(list(PHASE_METHODS))
         self.phase.setCurrentText(settings.get("render/phase"))
         self.phase.setToolTip("fast: phase-locked start, two fast Griffin-Lim iterations, held notes from "
-                              "their loop (the default); gl30: the paper's 30 Griffin-Lim iterations, many times slower")
+                              "their loop (the default); gl30: the paper's 30 Griffin-Lim iterations, "
+                              "many times slower")
         self.interpolation = QComboBox()
         self.interpolation.addItems(list(MODES))
         self.interpolation.setCurrentText(settings.get("render/interpolation"))

@@ -136,11 +136,13 @@ class LatentNavigator(QWidget):
         self.draw_button.setToolTip("Drag in the view to draw a free trajectory (replaces the trajectory's keyframes)")
         self.reset_button = QPushButton("Reset view")
         self.mod_button = QPushButton("Mod wheel → here")
-        self.mod_button.setToolTip("A MIDI keyboard's mod wheel will move the sound from the picked note towards the cursor")
+        self.mod_button.setToolTip("A MIDI keyboard's mod wheel will move the sound from the picked note "
+                                   "towards the cursor")
         self.legend = QLabel()
         self.legend.setWordWrap(True)
         self.legend.setTextFormat(Qt.TextFormat.RichText)
-        hint = QLabel("Click or Shift+drag: move the cursor · Ctrl+click: add a keyframe · drag: orbit · wheel: zoom · arrows, PgUp/PgDn: step")
+        hint = QLabel("Click or Shift+drag: move the cursor · Ctrl+click: add a keyframe · drag: orbit · "
+                      "wheel: zoom · arrows, PgUp/PgDn: step")
         hint.setStyleSheet("color: gray")
         hint.setWordWrap(True)
         top = QHBoxLayout()
@@ -184,7 +186,8 @@ class LatentNavigator(QWidget):
         self.target_item.setVisible(False)
         self.path_item = gl.GLLinePlotItem(pos=np.zeros((2, 3)), color=(1.0, 0.85, 0.2, 1.0), width=2, antialias=True)
         self.path_item.setVisible(False)
-        self.keyframe_item = gl.GLScatterPlotItem(pos=np.zeros((1, 3)), size=12, color=(1.0, 0.85, 0.2, 1.0), pxMode=True)
+        self.keyframe_item = gl.GLScatterPlotItem(pos=np.zeros((1, 3)), size=12, color=(1.0, 0.85, 0.2, 1.0),
+                                                  pxMode=True)
         self.keyframe_item.setVisible(False)
         self.cursor_item = gl.GLScatterPlotItem(pos=np.zeros((1, 3)), size=16, color=(1, 1, 1, 1), pxMode=True)
         for item in (self.points_item, self.target_item, self.path_item, self.keyframe_item, self.cursor_item):
@@ -202,7 +205,8 @@ class LatentNavigator(QWidget):
         if len(self.points):
             centre = self.points.mean(0)
             extent = float(np.percentile(np.linalg.norm(self.points - centre, axis=1), 95))
-            self.view.setCameraPosition(pos=pg.Vector(*centre), distance=3.2 * max(extent, 1e-3), elevation=22, azimuth=35)
+            self.view.setCameraPosition(pos=pg.Vector(*centre), distance=3.2 * max(extent, 1e-3), elevation=22,
+                                        azimuth=35)
             self.view.key_step = 0.05 * max(extent, 1e-3)
 
     def colour_family(self) -> str:
@@ -224,9 +228,9 @@ class LatentNavigator(QWidget):
                 colours[index == i] = palette[sounding.index(name)]
         colours[:, 3] = np.where(index == silent, 0.35, 0.8)
         self.points_item.setData(pos=self.points, color=colours, size=4)
-        swatches = " ".join(
-            f"<span style='color:{pg.mkColor(tuple(int(255 * c) for c in palette[i][:3])).name()}'>■</span>&nbsp;{n.replace('_', ' ')}"
-            for i, n in enumerate(sounding))
+        hex_colours = [pg.mkColor(tuple(int(255 * c) for c in palette[i][:3])).name() for i in range(len(sounding))]
+        swatches = " ".join(f"<span style='color:{hex_colour}'>■</span>&nbsp;{n.replace('_', ' ')}"
+                            for hex_colour, n in zip(hex_colours, sounding))
         self.legend.setText(swatches + " <span style='color:#777'>■</span>&nbsp;silent")
 
     def set_cursor(self, point: np.ndarray) -> None:

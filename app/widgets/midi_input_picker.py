@@ -28,9 +28,12 @@ class MidiInputPicker(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
         layout.addWidget(self.status)
-        self.ports.activated.connect(lambda _: self.portChosen.emit("" if self.ports.currentText() == NONE else self.ports.currentText()))
+        self.ports.activated.connect(lambda _: self.portChosen.emit(self._chosen()))
         self.refresh.clicked.connect(self.refreshRequested)
         self.set_ports([], "")
+
+    def _chosen(self) -> str:
+        return "" if self.ports.currentText() == NONE else self.ports.currentText()
 
     def show_status(self, text: str) -> None:
         self.status.setText(text)

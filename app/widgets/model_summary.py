@@ -23,7 +23,8 @@ class ModelSummary(QLabel):
         # Older models recorded held-out accuracy per epoch; newer ones validation accuracy, of the kept epoch.
         kept = next((r for r in reversed(history) if r.get("best")), history[-1])
         held = kept.get("validation_signal_to_symbol", kept.get("held_out_signal_to_symbol", {}))
-        rows = "".join(f"<tr><td>{name.replace('_', ' ')}</td><td>{lo}–{hi}</td></tr>" for name, (lo, hi) in sorted(ranges.items()))
+        rows = "".join(f"<tr><td>{name.replace('_', ' ')}</td><td>{lo}–{hi}</td></tr>"
+                       for name, (lo, hi) in sorted(ranges.items()))
         accs = ", ".join(f"{k.replace('_', ' ')} {v:.1%}" for k, v in held.items() if v is not None)
         where = f" on {device}" if device else ""
         card = loaded.path.parent / "MODEL_CARD.md"

@@ -60,7 +60,8 @@ class PianoKeys(QWidget):
             p.setBrush(accent if pc == self.selected else QColor(245, 245, 240))
             p.setPen(QColor(60, 60, 60))
             p.drawRect(r)
-            p.drawText(r.adjusted(0, 0, 0, -4), Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom, NOTE_NAMES[pc])
+            bottom_centre = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom
+            p.drawText(r.adjusted(0, 0, 0, -4), bottom_centre, NOTE_NAMES[pc])
         for pc in BLACK:
             r = self.key_rect(pc)
             p.setBrush(accent if pc == self.selected else QColor(30, 30, 30))

@@ -31,14 +31,16 @@ class PosteriorBars(pg.GraphicsLayoutWidget):
             short = [SHORT.get(n, n.replace("_", " ")[:4]) for n in names]
             plot.getAxis("bottom").setTicks([list(enumerate(short))])
             plot.getAxis("left").setTicks([[(0, "0"), (1, "1")]])
-            bars = pg.BarGraphItem(x=np.arange(len(names)), height=np.zeros(len(names)), width=0.8, brush=(120, 200, 255))
+            bars = pg.BarGraphItem(x=np.arange(len(names)), height=np.zeros(len(names)), width=0.8,
+                                   brush=(120, 200, 255))
             plot.addItem(bars)
             self.plots[family], self.bars[family] = plot, bars
 
     def show_probabilities(self, probabilities: dict[str, np.ndarray]) -> None:
         for family, bars in self.bars.items():
             p = np.asarray(probabilities[family]).reshape(-1)
-            brushes = [pg.mkBrush(255, 200, 60) if i == int(np.argmax(p)) else pg.mkBrush(120, 200, 255) for i in range(len(p))]
+            top = int(np.argmax(p))
+            brushes = [pg.mkBrush(255, 200, 60) if i == top else pg.mkBrush(120, 200, 255) for i in range(len(p))]
             bars.setOpts(height=p, brushes=brushes)
 
     def heights(self, family: str) -> np.ndarray:

@@ -28,7 +28,8 @@ class SpectrogramView(pg.PlotWidget):
         self.playhead.setVisible(False)
         self.addItem(self.playhead)
 
-    def show_image(self, db: np.ndarray, t0: float, t1: float, frequencies: np.ndarray, floor_db: float = -80.0) -> None:
+    def show_image(self, db: np.ndarray, t0: float, t1: float, frequencies: np.ndarray,
+                   floor_db: float = -80.0) -> None:
         """``db``: (bins, columns), bins at ``frequencies`` (log-spaced), columns spanning t0..t1."""
         lo, hi = hz_to_midi(frequencies[0]), hz_to_midi(frequencies[-1])
         self.image.setImage(np.asarray(db, dtype=np.float32), levels=(floor_db, float(max(np.max(db), floor_db + 1))))
@@ -54,7 +55,7 @@ class SpectrogramView(pg.PlotWidget):
             line = pg.InfiniteLine(pos=t, angle=90, movable=movable and i > 0, pen=pg.mkPen((255, 210, 60), width=2),
                                    hoverPen=pg.mkPen((255, 255, 255), width=3), label=str(i + 1),
                                    labelOpts={"position": 0.95, "color": (255, 210, 60)})
-            line.sigPositionChangeFinished.connect(lambda l, i=i: self.markerMoved.emit(i, float(l.value())))
+            line.sigPositionChangeFinished.connect(lambda marker, i=i: self.markerMoved.emit(i, float(marker.value())))
             self.addItem(line)
             self.markers.append(line)
 

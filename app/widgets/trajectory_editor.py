@@ -70,9 +70,10 @@ class TrajectoryEditor(QWidget):
                                  self.addCursorRequested)
         self.set_button = button("Set to cursor", "Move the selected keyframe to the navigator's cursor",
                                  lambda: self.setToCursorRequested.emit(self.selected()))
-        self.remove_button = button("Remove", "Remove the selected keyframe", lambda: controller.remove(self.selected()))
-        self.up_button = button("Up", "Move the selected keyframe earlier", lambda: controller.move(self.selected(), -1))
-        self.down_button = button("Down", "Move the selected keyframe later", lambda: controller.move(self.selected(), 1))
+        selected = self.selected
+        self.remove_button = button("Remove", "Remove the selected keyframe", lambda: controller.remove(selected()))
+        self.up_button = button("Up", "Move the selected keyframe earlier", lambda: controller.move(selected(), -1))
+        self.down_button = button("Down", "Move the selected keyframe later", lambda: controller.move(selected(), 1))
         self.clear_button = button("Clear", "Remove every keyframe", controller.clear)
         self.play_button = button("Play", "Render the trajectory and play it", self.playRequested)
         self.export_button = button("Export WAV…", "Render the trajectory to a WAV file", self.exportRequested)
@@ -81,7 +82,8 @@ class TrajectoryEditor(QWidget):
 
     def _lay_out(self) -> None:
         edit_row = QHBoxLayout()
-        for b in (self.add_button, self.set_button, self.remove_button, self.up_button, self.down_button, self.clear_button):
+        for b in (self.add_button, self.set_button, self.remove_button, self.up_button, self.down_button,
+                  self.clear_button):
             edit_row.addWidget(b)
         edit_row.addStretch(1)
         file_row = QHBoxLayout()

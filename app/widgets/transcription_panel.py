@@ -34,7 +34,8 @@ class TranscriptionPanel(QWidget):
         self.path_label.setWordWrap(True)
         self.open_button = QPushButton("Open audio…")
         self.cancel_button = QPushButton("Cancel")
-        self.exports = {fmt: QPushButton(f"Export {label}…") for fmt, label in (("mid", "MIDI"), ("json", "JSON"), ("csv", "CSV"))}
+        self.exports = {fmt: QPushButton(f"Export {label}…")
+                        for fmt, label in (("mid", "MIDI"), ("json", "JSON"), ("csv", "CSV"))}
         self.family = QComboBox()
         self.family.addItems(list(FAMILIES))
         self.progress = QProgressBar()
@@ -105,7 +106,8 @@ class TranscriptionPanel(QWidget):
         self.waveform.clear()
         self.waveform.plot(overview.times, overview.wave_max, pen=(120, 200, 255))
         self.waveform.plot(overview.times, overview.wave_min, pen=(120, 200, 255))
-        self.spectrogram.show_image(overview.db, 0.0, overview.duration, overview.frequencies, floor_db=float(overview.db.max()) - 80)
+        self.spectrogram.show_image(overview.db, 0.0, overview.duration, overview.frequencies,
+                                    floor_db=float(overview.db.max()) - 80)
         self.spectrogram.show_notes([n.start for n in notes], [n.end for n in notes], [n.midi for n in notes])
         if notes:  # frame the notes' register, with an octave of harmonics above
             self.spectrogram.setYRange(min(n.midi for n in notes) - 5, max(n.midi for n in notes) + 17, padding=0)
@@ -113,7 +115,9 @@ class TranscriptionPanel(QWidget):
         for r, n in enumerate(notes):
             d = n.to_dict()
             conf = min(n.confidence.get("pitch_class", 1.0), n.confidence.get("octave", 1.0))
-            for c, v in enumerate([f"{n.start:.3f}", f"{n.end:.3f}", d["note"], n.dynamics, n.instrument.replace("_", " "), f"{conf:.2f}"]):
+            cells = [f"{n.start:.3f}", f"{n.end:.3f}", d["note"], n.dynamics, n.instrument.replace("_", " "),
+                     f"{conf:.2f}"]
+            for c, v in enumerate(cells):
                 self.table.setItem(r, c, QTableWidgetItem(v))
         self._draw_posteriors()
         self.set_busy(False)

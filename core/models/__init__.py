@@ -1,5 +1,5 @@
 """The cross-modal VAE and its file format."""
+from .modelfile import ModelFileError, load_model, save_model
 from .vae import CrossModalVAE, ModelConfig
-from .modelfile import load_model, save_model, ModelFileError
 
 __all__ = ["CrossModalVAE", "ModelConfig", "load_model", "save_model", "ModelFileError"]

@@ -51,7 +51,9 @@ def save_model(path: str | os.PathLike, model: CrossModalVAE, spectral: Spectral
     tensors = {}
     for k, v in model.state_dict().items():
         v = v.detach().cpu()
-        tensors[f"model.{k}"] = v.half() if half and v.is_floating_point() and v.dim() > 0 else v.float() if v.is_floating_point() else v
+        if v.is_floating_point():
+            v = v.half() if half and v.dim() > 0 else v.float()
+        tensors[f"model.{k}"] = v
     for k, v in (projection or {}).items():
         tensors[f"projection.{k}"] = v.detach().cpu().contiguous()
     meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "config": model.config.to_dict(),
@@ -117,7 +119,8 @@ def load_model(path: str | os.PathLike | None = None, device: str | torch.device
         config = ModelConfig.from_dict(meta["config"])
         tensors = load_file(str(path), device="cpu")
         model = CrossModalVAE(config)
-        state = {k[len("model."):]: v.float() if v.is_floating_point() else v for k, v in tensors.items() if k.startswith("model.")}
+        state = {k[len("model."):]: v.float() if v.is_floating_point() else v
+                 for k, v in tensors.items() if k.startswith("model.")}
         model.load_state_dict(state)
     except Exception as exc:
         raise ModelFileError(f"{path}: the model's weights do not match its config ({exc})") from None

@@ -11,7 +11,6 @@ from torch.nn import functional as F
 
 from ..data.labels import FAMILIES, SILENT
 
-
 ARCHITECTURES = ("paper", "conv")
 
 
@@ -182,7 +181,8 @@ class CrossModalVAE(nn.Module):
     def symbol_nll(self, logits: list[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
         total = torch.zeros(labels.shape[0], device=labels.device)
         for j, lg in enumerate(logits):
-            total = total + F.cross_entropy(lg, labels[:, j].clamp(min=0), reduction="none") * (labels[:, j] >= 0).float()
+            known = (labels[:, j] >= 0).float()
+            total = total + F.cross_entropy(lg, labels[:, j].clamp(min=0), reduction="none") * known
         return total
 
     # -- training objective --------------------------------------------------------------------

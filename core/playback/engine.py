@@ -21,7 +21,6 @@ from .loops import LoopCache
 from .output import AudioUnavailable, _sounddevice
 from .synth import PartialSynth
 
-
 SWITCH_INTERVAL = 0.0001  # seconds
 # A held sound moves to its loop (loops.py) once the sounding latent has not changed for this long:
 # a cursor being dragged (a new position every 20 ms or so) never asks for one.

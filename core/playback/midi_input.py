@@ -102,4 +102,5 @@ class MidiNotes:
             self._warned.add(note)
             self.on_notice(f"MIDI note {note} is outside the {self.instrument}'s range {lo}-{hi}: played as {midi}")
         dynamics = velocity_to_dynamics(velocity, self.session.dynamics)
-        self.engine.set_target(self.session.label_latent(midi, dynamics, self.instrument), self.glide, self.interpolation)
+        latent = self.session.label_latent(midi, dynamics, self.instrument)
+        self.engine.set_target(latent, self.glide, self.interpolation)

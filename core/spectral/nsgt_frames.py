@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from dataclasses import dataclass, asdict
+from dataclasses import asdict, dataclass
 from math import gcd
 from pathlib import Path
 

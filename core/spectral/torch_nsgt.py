@@ -13,7 +13,6 @@ import torch
 
 from .nsgt_frames import NSGTransform
 
-
 _CACHE: dict = {}
 
 

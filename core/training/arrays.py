@@ -7,7 +7,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..data.labels import FAMILIES, SILENT, DYNAMICS, OCTAVES, PITCH_CLASSES
+from ..data.labels import DYNAMICS, FAMILIES, OCTAVES, PITCH_CLASSES, SILENT
 from ..data.store import Dataset
 
 

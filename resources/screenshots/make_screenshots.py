@@ -18,7 +18,7 @@ def main() -> None:
     from PySide6.QtWidgets import QApplication
 
     QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
-    app = QApplication(sys.argv[:1])
+    app = QApplication(sys.argv[:1])  # noqa: F841  (kept alive for the whole script)
     from glissando.app.main_window import MainWindow
     from glissando.core.render import write_wav
 

@@ -28,7 +28,8 @@ def yin_midi(audio, start, end):
 def drop(window, path):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
-    event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                       Qt.KeyboardModifier.NoModifier)
     window.dropEvent(event)
 
 
@@ -101,7 +102,8 @@ def test_clicking_and_keys_move_the_cursor_and_update_the_views(window, qtbot):
         qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=QPoint(view.width() // 2 + 60, view.height() // 2 - 40))
     assert not np.allclose(window.navigation.cursor_latent, before)
     assert not np.allclose(window.spectrum.magnitudes, spectrum_before)
-    np.testing.assert_allclose(window.sessions.current.project_3d(window.navigation.cursor_latent[None])[0], window.navigator.cursor, atol=1e-3)
+    on_screen = window.sessions.current.project_3d(window.navigation.cursor_latent[None])[0]
+    np.testing.assert_allclose(on_screen, window.navigator.cursor, atol=1e-3)
     at = window.navigator.cursor.copy()
     view.setFocus()
     qtbot.keyClick(view, Qt.Key.Key_Right)
@@ -163,7 +165,8 @@ def test_free_hand_path_becomes_keyframes_that_render(window, qtbot):
     window.navigator.pathDrawn.emit(np.linspace(0, 1.1, 12), points)
     doc = window.trajectory.document
     assert len(doc.keyframes) == 12 and doc.duration == pytest.approx(1.15, abs=0.01)
-    np.testing.assert_allclose(window.sessions.current.project_3d(np.stack([k.latent for k in doc.keyframes])), points, atol=1e-3)
+    keyframes_3d = window.sessions.current.project_3d(np.stack([k.latent for k in doc.keyframes]))
+    np.testing.assert_allclose(keyframes_3d, points, atol=1e-3)
     stream = FakeStream.instances[-1]
     stream.pull(window.live.engine, int(0.3 * SR))
     window.trajectory.play()  # live: the engine follows the path in real time

@@ -75,8 +75,10 @@ def test_closing_a_model_while_it_renders_cancels_the_render_first(qtbot, runner
 
 def test_the_gui_thread_never_runs_a_torch_call(qtbot, app_env, monkeypatch):
     calls = []
-    monkeypatch.setattr(ModelSession, "torch_call_hook",
-                        staticmethod(lambda name: calls.append((name, threading.current_thread() is threading.main_thread()))))
+    def record(name):
+        calls.append((name, threading.current_thread() is threading.main_thread()))
+
+    monkeypatch.setattr(ModelSession, "torch_call_hook", staticmethod(record))
     window = open_window(qtbot)
     window.picker.set_current(62, "mf", "oboe")
     with qtbot.waitSignal(window.live.audioRendered, timeout=30000):

@@ -8,7 +8,8 @@ import pytest
 
 from glissando.core.playback import EngineSettings, LiveEngine, MidiNotes, PulledStream
 from glissando.core.session import ModelSession
-from glissando.core.spectral import SAMPLE_RATE as SR, spectral_convergence
+from glissando.core.spectral import SAMPLE_RATE as SR
+from glissando.core.spectral import spectral_convergence
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
+from glissando.core.data.frames import log_frames_long
 from glissando.core.errors import GlissandoError
 from glissando.core.spectral import NSGTransform, griffin_lim, load_audio, spectral_convergence
-from glissando.core.data.frames import log_frames_long
 
 from ..conftest import write_wav
 

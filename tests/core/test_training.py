@@ -79,9 +79,10 @@ def test_a_file_that_would_run_code_is_refused(tmp_path, monkeypatch):
 
 
 def test_foreign_corrupt_and_newer_files_are_refused(trained, tmp_path):
-    from safetensors.torch import save_file
     import json
+
     from safetensors import safe_open
+    from safetensors.torch import save_file
 
     foreign = tmp_path / "foreign.safetensors"
     save_file({"w": torch.zeros(3)}, str(foreign))
