@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 import torch
@@ -54,9 +54,17 @@ class RenderSettings:
     held_seconds: float = 1.5
 
 
-def _with_block(settings: RenderSettings, session: ModelSession) -> RenderSettings:
-    """``settings`` with its block resolved: by default the model's analysis block."""
+def _with_block(settings: Optional[RenderSettings], session: ModelSession) -> RenderSettings:
+    """``settings`` (None: the defaults) with its block resolved: by default the model's analysis block."""
+    if settings is None:
+        settings = RenderSettings()
     return settings if settings.block else replace(settings, block=session.spectral.block)
+
+
+def _block(settings: RenderSettings) -> int:
+    """The block length of settings resolved by ``_with_block``."""
+    assert settings.block is not None, "settings not resolved by _with_block"
+    return settings.block
 
 
 def allocate_voices(notes: list[Note]) -> list[list[Note]]:
@@ -72,7 +80,8 @@ def allocate_voices(notes: list[Note]) -> list[list[Note]]:
     return voices
 
 
-def voice_keyframes(session: ModelSession, voice: list[Note], settings: RenderSettings) -> tuple[np.ndarray, np.ndarray]:
+def voice_keyframes(session: ModelSession, voice: list[Note],
+                    settings: RenderSettings) -> tuple[np.ndarray, np.ndarray]:
     """Times and latent targets of one monophonic voice (silence between notes)."""
     silence = session.silence_latent()
     times, targets = [0.0], [silence]
@@ -134,7 +143,7 @@ def _still_beyond(path: Callable[[np.ndarray], np.ndarray], edge: float, directi
 
 def _fast_phase(mag_np: np.ndarray, start: int, transform: NSGTransform, settings: RenderSettings,
                 left: Optional[np.ndarray], right: Optional[np.ndarray],
-                held: list[tuple[slice, np.ndarray]] = ()) -> np.ndarray:
+                held: Sequence[tuple[slice, np.ndarray]] = ()) -> np.ndarray:
     """One block: initial phases, then fast Griffin-Lim (momentum) with the torch NSGT.
 
     ``left`` / ``right`` is the audio of the block overlapping this one's first / second half, when
@@ -149,7 +158,8 @@ def _fast_phase(mag_np: np.ndarray, start: int, transform: NSGTransform, setting
     if not both:
         phase = phase_locked_init(mag_np, transform, start_sample=int(start))
         coeffs = torch.polar(mag, torch.from_numpy(phase).to(tn.dtype)[None])
-        held_coeffs = [(frames, tn.forward(torch.from_numpy(loop).to(tn.dtype)[None])[..., frames].sgn_().mul_(mag[..., frames]))
+        held_coeffs = [(frames, tn.forward(torch.from_numpy(loop).to(tn.dtype)[None])[..., frames]
+                        .sgn_().mul_(mag[..., frames]))
                        for frames, loop in held]
         for frames, c in held_coeffs:
             coeffs[..., frames] = c
@@ -211,10 +221,11 @@ class _PathBlocks:
                  todo: list[int]):
         self.session, self.path, self.settings, self.todo = session, path, settings, todo
         self.sr = session.spectral.sample_rate
-        self.L = settings.block
+        self.L = _block(settings)
         self.hop = self.L // 2
         self.transform = NSGTransform.for_length(self.L, session.spectral)
-        self.window = np.sin(np.pi * np.arange(self.L) / self.L) ** 2  # periodic Hann: half-overlapped copies sum to one
+        # Periodic Hann: half-overlapped copies sum to one.
+        self.window = np.sin(np.pi * np.arange(self.L) / self.L) ** 2
         # Fast phase: every other block ("anchors") first, from phase-locked phases; then the blocks
         # between them, which find both neighbours done and take their phases from them in both overlaps.
         self.anchor = {s: (s + self.hop) // self.hop % 2 == 0 for s in todo}
@@ -226,7 +237,8 @@ class _PathBlocks:
         # plays the same loops (playback/loops.py). A loop costs 0.2 s of one core, so only runs held for
         # ``held_seconds`` get one: short notes keep the fast path.
         self.loops: dict[bytes, np.ndarray] = {}
-        self.held_of: dict[int, list[tuple[int, int, bytes]]] = {}  # block start -> its held runs (first, end, loop key)
+        # Block start -> its held runs (first, end, loop key).
+        self.held_of: dict[int, list[tuple[int, int, bytes]]] = {}
 
     def batch_end(self, i: int) -> int:
         """End (exclusive, in ``todo``) of the batch of blocks that starts at index ``i``."""
@@ -252,12 +264,14 @@ class _PathBlocks:
         """The paper's reference: 30 Griffin-Lim iterations per block, from random phases."""
         L = self.L
         for s, m in zip(batch, full):
-            out[s + L : s + 2 * L] += griffin_lim(m, self.transform, n_iter=30, momentum=0.0, seed=int(s) & 0xFFFF)[0] * self.window
+            audio = griffin_lim(m, self.transform, n_iter=30, momentum=0.0, seed=int(s) & 0xFFFF)[0]
+            out[s + L : s + 2 * L] += audio * self.window
 
-    def add_fast(self, batch: np.ndarray, z: np.ndarray, full: np.ndarray, out: np.ndarray, pool: ThreadPoolExecutor) -> None:
+    def add_fast(self, batch: np.ndarray, z: np.ndarray, full: np.ndarray, out: np.ndarray,
+                 pool: ThreadPoolExecutor) -> None:
         """Fast phase: the batch's held loops, then its anchors, then the blocks between them."""
         L, transform = self.L, self.transform
-        new = {}
+        new: dict[bytes, np.ndarray] = {}
         for s, latents, m in zip(batch.tolist(), z.reshape(len(batch), transform.n_frames, -1), full):
             runs = self.held_runs(s, latents, m)
             self.held_of[s] = [(a, b, key) for a, b, key, _ in runs]
@@ -301,7 +315,8 @@ class _PathBlocks:
         held = [(slice(a, b), np.roll(self.loops[key], -(s % self.L))) for a, b, key in runs]
         if len(held) == 1 and runs[0][1] - runs[0][0] == m.shape[1]:
             return held[0][1].astype(np.float64)
-        return _fast_phase(m, s, self.transform, self.settings, self.done.get(s - self.hop), self.done.get(s + self.hop), held)
+        return _fast_phase(m, s, self.transform, self.settings, self.done.get(s - self.hop),
+                           self.done.get(s + self.hop), held)
 
 
 def reconstruct_path(session: ModelSession, path: Callable[[np.ndarray], np.ndarray], n_samples: int,
@@ -315,7 +330,7 @@ def reconstruct_path(session: ModelSession, path: Callable[[np.ndarray], np.ndar
     """
     sr = session.spectral.sample_rate
     settings = _with_block(settings, session)
-    L = settings.block
+    L = _block(settings)
     starts = np.arange(-(L // 2), n_samples, L // 2)
     out = np.zeros(n_samples + 2 * L)
     todo = [int(s) for s in starts if active is None or active(s / sr, (s + L) / sr)]
@@ -332,26 +347,27 @@ def reconstruct_path(session: ModelSession, path: Callable[[np.ndarray], np.ndar
             if settings.phase == "gl30":
                 blocks.add_reference(batch, full, out)
             else:
+                assert pool is not None  # the fast phase's pool
                 blocks.add_fast(batch, z, full, out, pool)
             progress(done_before + j, total, "rendering")
             i = j
     return out[L : L + n_samples]
 
 
-def render_notes(session: ModelSession, notes: list[Note], settings: RenderSettings = RenderSettings(),
+def render_notes(session: ModelSession, notes: list[Note], settings: Optional[RenderSettings] = None,
                  progress: ProgressFn = no_progress, cancel: Optional[CancelFn] = None) -> np.ndarray:
-    """Mono float32 audio at the model's sample rate."""
+    """Mono float32 audio at the model's sample rate (``settings`` None: the defaults)."""
+    settings = _with_block(settings, session)
     if not notes:
         raise GlissandoError("nothing to render: no notes")
     if settings.phase not in PHASE_METHODS:
         raise GlissandoError(f"unknown phase method {settings.phase!r} (use {', '.join(PHASE_METHODS)})")
     for n in notes:
         session.check_note(n.midi, n.dynamics, n.instrument)
-    settings = _with_block(settings, session)
     sr = session.spectral.sample_rate
     n_samples = int((max(n.end for n in notes) + settings.release + 0.05) * sr)
     paths = voice_paths(session, notes, settings)
-    L = settings.block
+    L = _block(settings)
     block_starts = range(-L // 2, n_samples, L // 2)
     counts = [sum(active(s / sr, (s + L) / sr) for s in block_starts) for _, _, active in paths]
     out = np.zeros(n_samples)
@@ -363,13 +379,19 @@ def render_notes(session: ModelSession, notes: list[Note], settings: RenderSetti
     return out.astype(np.float32)
 
 
-def render_trajectory(session: ModelSession, times: np.ndarray, latents: np.ndarray, settings: RenderSettings = RenderSettings(),
-                      progress: ProgressFn = no_progress, cancel: Optional[CancelFn] = None) -> np.ndarray:
-    """A free latent trajectory (targets reached at ``times``) as audio, with short fades at both ends."""
+def render_trajectory(session: ModelSession, times: np.ndarray, latents: np.ndarray,
+                      settings: Optional[RenderSettings] = None, progress: ProgressFn = no_progress,
+                      cancel: Optional[CancelFn] = None) -> np.ndarray:
+    """A free latent trajectory (targets reached at ``times``) as audio, with short fades at both ends
+    (``settings`` None: the defaults)."""
     settings = _with_block(settings, session)
+    interpolation = settings.interpolation
     sr = session.spectral.sample_rate
     n_samples = int(max(times[-1], 0.05) * sr)
-    path = lambda q: interpolate(times, latents, q, settings.interpolation).astype(np.float32)
+
+    def path(q: np.ndarray) -> np.ndarray:
+        return interpolate(times, latents, q, interpolation).astype(np.float32)
+
     audio = reconstruct_path(session, path, n_samples, settings, progress=progress, cancel=cancel)
     fade = min(int(settings.attack * sr), n_samples // 2)
     if fade:
@@ -387,7 +409,8 @@ def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int = SAM
     if path.exists() and not force:
         raise OutputExists(path)
     if out_rate not in OUTPUT_RATES:
-        raise GlissandoError(f"{path}: output sample rate must be {' or '.join(map(str, OUTPUT_RATES))}, not {out_rate}")
+        rates = " or ".join(map(str, OUTPUT_RATES))
+        raise GlissandoError(f"{path}: output sample rate must be {rates}, not {out_rate}")
     if bit_depth not in SUBTYPES:
         raise GlissandoError(f"{path}: bit depth must be one of {', '.join(SUBTYPES)}")
     audio = np.asarray(audio, dtype=np.float64)
@@ -416,7 +439,7 @@ def path_convergence(session: ModelSession, path: Callable[[np.ndarray], np.ndar
     blocks where the path sounds: how faithfully phase reconstruction realised the decoded frames."""
     settings = _with_block(settings, session)
     sr = session.spectral.sample_rate
-    L = settings.block
+    L = _block(settings)
     transform = NSGTransform.for_length(L, session.spectral)
     num = den = 0.0
     for s in range(0, max(1, len(audio) - L + 1), L):
@@ -439,6 +462,7 @@ def voice_paths(session: ModelSession, notes: list[Note], settings: RenderSettin
     for voice in allocate_voices(notes):
         times, targets = voice_keyframes(session, voice, settings)
         spans = [(n.start, n.end + settings.release) for n in voice]
-        result.append((voice, lambda q, t=times, y=targets: interpolate(t, y, q, settings.interpolation).astype(np.float32),
+        result.append((voice,
+                       lambda q, t=times, y=targets: interpolate(t, y, q, settings.interpolation).astype(np.float32),
                        lambda a, b, sp=spans: any(s < b and e > a for s, e in sp)))
     return result
