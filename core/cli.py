@@ -6,7 +6,7 @@ import importlib.metadata
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from .errors import Cancelled, DeviceUnavailable, GlissandoError, OutputExists, UnknownFormat
 from .jobs import atomic_write
@@ -21,16 +21,17 @@ class _Bar:
     """Adapts tqdm to core's progress(done, total, message) callback."""
 
     def __init__(self, unit: str = "it"):
-        self.bar = None
+        self.bar: Optional[Any] = None  # a tqdm bar (tqdm has no type hints), made at the first call
         self.unit = unit
 
     def __call__(self, done: int, total: int, message: str = "") -> None:
         from tqdm import tqdm
 
-        if self.bar is None:
-            self.bar = tqdm(total=total, unit=self.unit, dynamic_ncols=True, file=sys.stderr)
-        self.bar.set_description(message)
-        self.bar.update(done - self.bar.n)
+        bar = self.bar
+        if bar is None:
+            bar = self.bar = tqdm(total=total, unit=self.unit, dynamic_ncols=True, file=sys.stderr)
+        bar.set_description(message)
+        bar.update(done - bar.n)
 
     def write(self, text: str) -> None:
         if self.bar is not None:

@@ -13,6 +13,7 @@ from .data.labels import FAMILIES, INSTRUMENTS, SILENT, midi_to_labels
 from .device import pick_device
 from .jobs import GlissandoError
 from .models.modelfile import LoadedModel, load_model
+from .models.vae import CrossModalVAE
 from .units import note_name
 
 BATCH = 8192
@@ -65,7 +66,7 @@ class ModelSession:
     def __init__(self, model: Optional[str | os.PathLike] = None, device: str = "auto"):
         self.device = pick_device(device)
         self.loaded: Optional[LoadedModel] = load_model(model, self.device)
-        self.model = self.loaded.model.eval()
+        self.model: Optional[CrossModalVAE] = self.loaded.model.eval()
         self.config = self.loaded.config
         self.spectral = self.loaded.spectral
         self.vocabulary: dict[str, list[str]] = self.config.vocabulary
@@ -139,6 +140,14 @@ class ModelSession:
         if hook is not None:
             hook(method)
 
+    @property
+    def _net(self) -> CrossModalVAE:
+        """The network, for code inside ``_in_use``: that refuses a closed session, and the network is
+        released only once no call is in use, so it is there."""
+        model = self.model
+        assert model is not None, "the network is used only inside _in_use"
+        return model
+
     def _release(self) -> None:
         self.model = None
         self.loaded = None
@@ -181,9 +190,11 @@ class ModelSession:
     def check_note(self, midi: int, dynamics: str, instrument: str) -> None:
         if instrument not in self.instruments:
             why = "was trained without" if instrument in INSTRUMENTS else "does not know the instrument"
-            raise GlissandoError(f"{self.path}: the model {why} {instrument!r} (it knows {', '.join(self.instruments)})")
+            raise GlissandoError(f"{self.path}: the model {why} {instrument!r} "
+                                 f"(it knows {', '.join(self.instruments)})")
         if dynamics not in self.dynamics:
-            raise GlissandoError(f"{self.path}: the model does not know the dynamic {dynamics!r} (it knows {', '.join(self.dynamics)})")
+            raise GlissandoError(f"{self.path}: the model does not know the dynamic {dynamics!r} "
+                                 f"(it knows {', '.join(self.dynamics)})")
         lo, hi = self.instrument_range(instrument)
         if not lo <= midi <= hi:
             raise GlissandoError(f"{note_name(midi)} is outside the {instrument}'s trained range "
@@ -227,15 +238,16 @@ class ModelSession:
         copies of the weights: any thread may call it, and it keeps working after close().
         """
         with self._in_use():
-            layers = []
-            for module in self.model.signal_decoder:
+            layers: list[Optional[tuple[np.ndarray, np.ndarray]]] = []  # (weight, bias) of a Linear; None: ReLU
+            for module in self._net.signal_decoder:
                 if isinstance(module, torch.nn.Linear):
-                    layers.append((module.weight.detach().cpu().numpy().T.copy(), module.bias.detach().cpu().numpy().copy()))
+                    layers.append((module.weight.detach().cpu().numpy().T.copy(),
+                                   module.bias.detach().cpu().numpy().copy()))
                 elif isinstance(module, torch.nn.ReLU):
                     layers.append(None)
                 else:
                     raise TypeError(f"frame_decoder does not know the layer {type(module).__name__}")
-            scale, mean = float(self.model.norm_scale), float(self.model.norm_mean)
+            scale, mean = float(self._net.norm_scale), float(self._net.norm_mean)
         floor = self.spectral.log_floor
 
         def decode(latent: np.ndarray) -> np.ndarray:
@@ -275,14 +287,14 @@ class ModelSession:
                 return cached
             self._torch_call("label_latent")
             if midi is None:
-                labels = {f: SILENT for f in FAMILIES}
+                labels: dict[str, Optional[str]] = {f: SILENT for f in FAMILIES}
             else:
                 pc, octave = midi_to_labels(midi)
                 labels = {"pitch_class": pc, "octave": octave, "dynamics": dynamics, "instrument": instrument}
             # Encoded outside the lock (two threads may both encode a new label set; the first stored
             # wins, so every caller gets the same array).
             with torch.no_grad():
-                latent = self.model.encode_symbols(self.model.label_indices([labels]))[0][0].cpu().numpy()
+                latent = self._net.encode_symbols(self._net.label_indices([labels]))[0][0].cpu().numpy()
             latent.setflags(write=False)
             with self._cache_lock:
                 return self._label_cache.setdefault(key, latent)
@@ -297,7 +309,7 @@ class ModelSession:
             pc, octave = midi_to_labels(midi)
             labels = {"pitch_class": pc, "octave": octave, "dynamics": dynamics, "instrument": instrument}
             with torch.no_grad():
-                mu, logvar = self.model.encode_symbols(self.model.label_indices([labels]))
+                mu, logvar = self._net.encode_symbols(self._net.label_indices([labels]))
             return mu[0].cpu().numpy(), (0.5 * logvar[0]).exp().cpu().numpy()
 
     # The unguarded forward passes, for callers already inside _in_use.
@@ -310,19 +322,19 @@ class ModelSession:
     @torch.no_grad()
     def _encode_signal(self, log_frames: np.ndarray) -> np.ndarray:
         x = self._tensor(log_frames)
-        return torch.cat([self.model.encode_signal(self.model.normalize(b))[0] for b in x.split(BATCH)]).cpu().numpy() \
+        return torch.cat([self._net.encode_signal(self._net.normalize(b))[0] for b in x.split(BATCH)]).cpu().numpy() \
             if len(x) else np.zeros((0, self.config.latent_dim), np.float32)
 
     @torch.no_grad()
     def _decode_signal(self, latents: np.ndarray) -> np.ndarray:
         z = self._tensor(latents)
-        out = [self.model.denormalize(self.model.decode_signal(b)[0]) for b in z.split(BATCH)]
+        out = [self._net.denormalize(self._net.decode_signal(b)[0]) for b in z.split(BATCH)]
         return torch.cat(out).cpu().numpy() if out else np.zeros((0, self.config.n_bins), np.float32)
 
     @torch.no_grad()
     def _decode_symbols(self, latents: np.ndarray) -> dict[str, np.ndarray]:
         z = self._tensor(latents)
-        parts = [[lg.softmax(-1) for lg in self.model.decode_symbols(b)] for b in z.split(BATCH)]
+        parts = [[lg.softmax(-1) for lg in self._net.decode_symbols(b)] for b in z.split(BATCH)]
         return {f: torch.cat([p[j] for p in parts]).cpu().numpy() for j, f in enumerate(FAMILIES)}
 
     def bin_frequencies(self) -> np.ndarray:

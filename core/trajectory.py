@@ -50,13 +50,14 @@ class Trajectory:
         return float(sum(k.duration for k in self.keyframes))
 
     def copy(self) -> "Trajectory":
-        return Trajectory([Keyframe(k.latent.copy(), k.duration, dict(k.label) if k.label else None) for k in self.keyframes],
-                          self.interpolation)
+        keyframes = [Keyframe(k.latent.copy(), k.duration, dict(k.label) if k.label else None) for k in self.keyframes]
+        return Trajectory(keyframes, self.interpolation)
 
     def timeline(self) -> tuple[np.ndarray, np.ndarray]:
         """Times (K+1,) and latents (K+1, D): each keyframe at its start, the last one held to the end."""
         if not self.keyframes:
-            raise GlissandoError("the trajectory has no keyframes yet: pick a label or click in the navigator to add one")
+            raise GlissandoError("the trajectory has no keyframes yet: "
+                                 "pick a label or click in the navigator to add one")
         starts = np.concatenate([[0.0], np.cumsum([k.duration for k in self.keyframes])])
         latents = np.stack([k.latent for k in self.keyframes] + [self.keyframes[-1].latent]).astype(np.float32)
         return starts, latents
@@ -87,7 +88,8 @@ class Trajectory:
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise GlissandoError(f"{source}: not a Glissando trajectory file")
         if not isinstance(d.get("version"), int) or d["version"] > VERSION:
-            raise GlissandoError(f"{source}: trajectory format version {d.get('version')} is newer than this Glissando reads")
+            raise GlissandoError(f"{source}: trajectory format version {d.get('version')} "
+                                 "is newer than this Glissando reads")
         mode = d.get("interpolation", "linear")
         if mode not in MODES:
             raise GlissandoError(f"{source}: unknown interpolation {mode!r}")
@@ -105,7 +107,8 @@ class Trajectory:
         if len(dims) > 1:
             raise GlissandoError(f"{source}: keyframes of different sizes {sorted(dims)}")
         if latent_dim is not None and dims and dims != {latent_dim}:
-            raise GlissandoError(f"{source}: made for a {dims.pop()}-d latent space, but this model's has {latent_dim} dimensions")
+            raise GlissandoError(f"{source}: made for a {dims.pop()}-d latent space, "
+                                 f"but this model's has {latent_dim} dimensions")
         return cls(keyframes, mode)
 
     @classmethod
@@ -120,7 +123,8 @@ class Trajectory:
         return cls.from_dict(data, str(path), latent_dim)
 
 
-def path_spectrogram(session, trajectory: Trajectory, columns_per_second: float = 60.0) -> tuple[np.ndarray, np.ndarray]:
+def path_spectrogram(session, trajectory: Trajectory,
+                     columns_per_second: float = 60.0) -> tuple[np.ndarray, np.ndarray]:
     """What the trajectory decodes to, without phase reconstruction: (times (T,), magnitudes (T, bins)).
     Cheap enough (one decoder pass) to redraw after every edit."""
     times, latents = trajectory.sample(columns_per_second)

@@ -109,10 +109,14 @@ def _semitone_starts(frequencies: np.ndarray) -> tuple[np.ndarray, int]:
     return np.flatnonzero(np.r_[True, np.diff(nearest) > 0]), int(nearest[0])
 
 
-def frame_posteriors(session: ModelSession, path: str | os.PathLike, settings: TranscribeSettings = TranscribeSettings(),
+def frame_posteriors(session: ModelSession, path: str | os.PathLike, settings: Optional[TranscribeSettings] = None,
                      progress: ProgressFn = no_progress, cancel: Optional[CancelFn] = None) -> Posteriors:
-    """Label posteriors of every analysed frame of an audio file, read in chunks."""
+    """Label posteriors of every analysed frame of an audio file, read in chunks (``settings`` None:
+    the defaults)."""
     import soundfile as sf
+
+    if settings is None:
+        settings = TranscribeSettings()
 
     path = Path(path)
     info = audio_file_info(path)
@@ -122,7 +126,10 @@ def frame_posteriors(session: ModelSession, path: str | os.PathLike, settings: T
     tn = TorchNSGT.for_transform(transform)
     chunk = int(settings.chunk_seconds * sr_in)
     margin = int(2.0 * sr_in)  # resampling and block edges settle within this
-    all_times, all_level, all_bands, probs = [], [], [], None
+    all_times: list[np.ndarray] = []
+    all_level: list[np.ndarray] = []
+    all_bands: list[np.ndarray] = []
+    probs: Optional[dict[str, list[np.ndarray]]] = None
     band_starts, band_low = _semitone_starts(transform.frequencies)
     cfg = session.spectral
     high_bins = int(np.ceil(cfg.bins_per_octave * np.log2(400.0 / cfg.fmin)))
@@ -156,8 +163,9 @@ def frame_posteriors(session: ModelSession, path: str | os.PathLike, settings: T
             progress(min(start + chunk, info.frames), info.frames, "transcribing")
     if peak < 1e-4:
         raise GlissandoError(f"{path}: the audio is silent")
-    return Posteriors(np.concatenate(all_times), {f: np.concatenate(v) for f, v in probs.items()}, np.concatenate(all_level),
-                      np.concatenate(all_bands), band_low)
+    assert probs is not None  # not silent: at least one chunk was read
+    return Posteriors(np.concatenate(all_times), {f: np.concatenate(v) for f, v in probs.items()},
+                      np.concatenate(all_level), np.concatenate(all_bands), band_low)
 
 
 def _majority(labels: np.ndarray, width: int) -> np.ndarray:
@@ -167,7 +175,8 @@ def _majority(labels: np.ndarray, width: int) -> np.ndarray:
     from scipy.ndimage import generic_filter
 
     values, inverse = np.unique(labels, return_inverse=True)
-    mode = generic_filter(inverse.astype(np.float64), lambda w: np.bincount(w.astype(int)).argmax(), size=width, mode="nearest")
+    mode = generic_filter(inverse.astype(np.float64), lambda w: np.bincount(w.astype(int)).argmax(), size=width,
+                          mode="nearest")
     return values[mode.astype(int)]
 
 
@@ -185,7 +194,8 @@ def _merge_octave_transients(labels: np.ndarray, times: np.ndarray, longest: flo
         for nb in (k + 1, k - 1):
             if 0 <= nb < len(starts):
                 other = labels[starts[nb]]
-                if other >= 0 and abs(int(other) - int(labels[a])) == 12 and times[ends[nb] - 1] - times[starts[nb]] >= longest:
+                held = times[ends[nb] - 1] - times[starts[nb]]
+                if other >= 0 and abs(int(other) - int(labels[a])) == 12 and held >= longest:
                     labels[a:b] = other
                     break
     return labels
@@ -201,7 +211,8 @@ class _Bands:
     """The semitone bands of a transcription in dB, looked up by a note's harmonics."""
 
     def __init__(self, post: Posteriors):
-        self.log = post.bands
+        assert post.bands is not None, "a transcription without bands has no _Bands"
+        self.log: np.ndarray = post.bands
         self.low = post.band_low
 
     def columns(self, midi: int, fmin: float, fmax: float, avoid: tuple = ()) -> list[int]:
@@ -266,7 +277,7 @@ def _absorb_attack_runs(runs: list, bands: _Bands, times: np.ndarray, dt: float,
         if out and out[-1][1] == i and out[-1][2] != m and times[i - 1] - times[out[-1][0]] < 0.12:
             si, sj, sm, _ = out[-1]
             before = out[-2] if len(out) > 1 else None
-            avoid = (sm,)
+            avoid: tuple[int, ...] = (sm,)
             a = max(0, si - back)
             if before is not None:
                 a = min(si, max(a, before[0] + 2))
@@ -370,7 +381,7 @@ def _note_segments(runs: list, post: Posteriors, bands: Optional[_Bands], dt: fl
             found = []
             for p in (m, slide):
                 if p is not None:
-                    avoid = (prev[2],) if ringing and prev[2] != p else ()
+                    avoid = (prev[2],) if prev is not None and ringing and prev[2] != p else ()
                     o = _attack_onset(bands, p, avoid, a, i, min(j, i + ahead), settings.attack_db)
                     if o is not None:
                         found.append(o)
@@ -404,14 +415,19 @@ def _segments_to_notes(session: ModelSession, post: Posteriors, segments: list[t
         dyn_p[vocab["dynamics"].index(SILENT)] = -1
         inst_p[vocab["instrument"].index(SILENT)] = -1
         pc_i, oct_i = vocab["pitch_class"].index(PITCH_CLASSES[m % 12]), vocab["octave"].index(str(m // 12 - 1))
-        notes.append(Note(float(start), float(end), m, vocab["dynamics"][int(dyn_p.argmax())], vocab["instrument"][int(inst_p.argmax())],
+        dynamics, instrument = vocab["dynamics"][int(dyn_p.argmax())], vocab["instrument"][int(inst_p.argmax())]
+        notes.append(Note(float(start), float(end), m, dynamics, instrument,
                           confidence={"pitch_class": pc_p[sel, pc_i].mean(), "octave": oct_p[sel, oct_i].mean(),
                                       "dynamics": float(dyn_p.max()), "instrument": float(inst_p.max())}))
         note_inst.append(inst_p)
     return notes, note_inst
 
 
-def posteriors_to_notes(session: ModelSession, post: Posteriors, settings: TranscribeSettings = TranscribeSettings()) -> list[Note]:
+def posteriors_to_notes(session: ModelSession, post: Posteriors,
+                        settings: Optional[TranscribeSettings] = None) -> list[Note]:
+    """The notes of frame posteriors (``settings`` None: the defaults)."""
+    if settings is None:
+        settings = TranscribeSettings()
     labels = _frame_labels(session, post, settings)
     if len(post.times) < 2:
         return []
@@ -426,7 +442,8 @@ def posteriors_to_notes(session: ModelSession, post: Posteriors, settings: Trans
     return notes
 
 
-def _phrase_instruments(notes: list[Note], probs: list[np.ndarray], names: list[str], settings: TranscribeSettings) -> None:
+def _phrase_instruments(notes: list[Note], probs: list[np.ndarray], names: list[str],
+                        settings: TranscribeSettings) -> None:
     """One instrument per phrase (notes less than phrase_gap apart), from the evidence of all its notes
     weighted by their length: one note's frames say less about the timbre than the whole phrase's.
     A note keeps its own instrument where it alone is confident of another (a second player)."""
@@ -447,8 +464,12 @@ def _phrase_instruments(notes: list[Note], probs: list[np.ndarray], names: list[
         k = j
 
 
-def transcribe(session: ModelSession, path: str | os.PathLike, settings: TranscribeSettings = TranscribeSettings(),
+def transcribe(session: ModelSession, path: str | os.PathLike, settings: Optional[TranscribeSettings] = None,
                progress: ProgressFn = no_progress, cancel: Optional[CancelFn] = None) -> tuple[list[Note], Posteriors]:
+    """The notes of an audio file, and the frame posteriors they were read from (``settings`` None: the
+    defaults)."""
+    if settings is None:
+        settings = TranscribeSettings()
     post = frame_posteriors(session, path, settings, progress, cancel)
     return posteriors_to_notes(session, post, settings), post
 
@@ -474,11 +495,13 @@ def write_notes(notes: list[Note], path: str | os.PathLike, fmt: Optional[str] =
                 buf = io.StringIO()
                 w = csv.writer(buf)
                 w.writerow(["start", "end", "midi", "note", "pitch_class", "octave", "dynamics", "instrument",
-                            "confidence_pitch_class", "confidence_octave", "confidence_dynamics", "confidence_instrument"])
+                            "confidence_pitch_class", "confidence_octave", "confidence_dynamics",
+                            "confidence_instrument"])
                 for n in notes:
                     d = n.to_dict()
                     c = d.get("confidence", {})
-                    w.writerow([d["start"], d["end"], d["midi"], d["note"], d["pitch_class"], d["octave"], d["dynamics"], d["instrument"],
+                    w.writerow([d["start"], d["end"], d["midi"], d["note"], d["pitch_class"], d["octave"],
+                                d["dynamics"], d["instrument"],
                                 c.get("pitch_class"), c.get("octave"), c.get("dynamics"), c.get("instrument")])
                 tmp.write_text(buf.getvalue())
     except PermissionError:

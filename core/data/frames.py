@@ -16,7 +16,8 @@ from ..spectral import NSGTransform, SpectralConfig
 FRAMES_PER_NOTE = 24
 
 
-def log_frames_long(audio: np.ndarray, config: SpectralConfig = SpectralConfig()):
+# SpectralConfig is a frozen dataclass: the functions here share one default instance safely (B008).
+def log_frames_long(audio: np.ndarray, config: SpectralConfig = SpectralConfig()):  # noqa: B008
     """Log-magnitude frames of audio of any length.
 
     Long audio is cut into half-overlapping blocks of the config's analysis block, keeping each
@@ -48,7 +49,7 @@ def log_frames_long(audio: np.ndarray, config: SpectralConfig = SpectralConfig()
     return np.concatenate(out_frames), np.concatenate(out_times)
 
 
-def frame_energy(log_frames: np.ndarray, config: SpectralConfig = SpectralConfig()) -> np.ndarray:
+def frame_energy(log_frames: np.ndarray, config: SpectralConfig = SpectralConfig()) -> np.ndarray:  # noqa: B008
     mag = np.exp(log_frames.astype(np.float64)) - config.log_floor
     return np.sum(np.maximum(mag, 0.0) ** 2, axis=1)
 
@@ -73,7 +74,8 @@ def sustain_indices(energy: np.ndarray, frame_rate: float, count: int) -> np.nda
     return np.unique(steady[np.linspace(0, len(steady) - 1, count).round().astype(int)])
 
 
-def note_frames(audio: np.ndarray, config: SpectralConfig = SpectralConfig(), count: int = FRAMES_PER_NOTE) -> np.ndarray:
+def note_frames(audio: np.ndarray, config: SpectralConfig = SpectralConfig(),  # noqa: B008
+                count: int = FRAMES_PER_NOTE) -> np.ndarray:
     """Frames of the sustained part of one isolated note, float16 (count, n_bins)."""
     frames, _ = log_frames_long(audio, config)
     energy = frame_energy(frames, config)
@@ -97,7 +99,8 @@ class FrameCache:
         blob = json.dumps({"id": identity, "spectral": config.to_dict(), "count": count, "v": 3}, sort_keys=True)
         return hashlib.sha1(blob.encode()).hexdigest()
 
-    def get_or_compute(self, identity: dict, config: SpectralConfig, count: int, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    def get_or_compute(self, identity: dict, config: SpectralConfig, count: int,
+                       compute: Callable[[], np.ndarray]) -> np.ndarray:
         path = self.root / (self.key(identity, config, count) + ".npy")
         if path.exists():
             try:

@@ -14,8 +14,15 @@ from ..jobs import CancelFn, GlissandoError, ProgressFn, check_cancel, no_progre
 from ..spectral import AUDIO_SUFFIXES, SpectralConfig, load_audio
 from ..units import parse_note
 from .frames import FRAMES_PER_NOTE, FrameCache, file_identity, note_frames
-from .labels import (DEFAULT_INSTRUMENTS, DYNAMICS_VELOCITY, INSTRUMENTS, RENDERED_DYNAMICS, SOL_ABBREVIATIONS,
-                     canonical_dynamics, velocity_to_dynamics)
+from .labels import (
+    DEFAULT_INSTRUMENTS,
+    DYNAMICS_VELOCITY,
+    INSTRUMENTS,
+    RENDERED_DYNAMICS,
+    SOL_ABBREVIATIONS,
+    canonical_dynamics,
+    velocity_to_dynamics,
+)
 from .soundfont import NOTE_TOTAL_SAMPLES, SoundFontRenderer, source_name
 from .store import Dataset, NoteRecord, save_dataset
 
@@ -54,7 +61,8 @@ def parse_sol_name(filename: str) -> NoteRecord:
         dyn = canonical_dynamics(dynamics)
     except GlissandoError:
         raise SolNameError(f"{filename}: {dynamics!r} is not a dynamic") from None
-    return NoteRecord(source=filename, midi=midi, dynamics=dyn, instrument=SOL_ABBREVIATIONS[abbr], extra={"technique": technique})
+    return NoteRecord(source=filename, midi=midi, dynamics=dyn, instrument=SOL_ABBREVIATIONS[abbr],
+                      extra={"technique": technique})
 
 
 def _file_note(path: Path, record: NoteRecord) -> PendingNote:
@@ -77,7 +85,8 @@ def soundfont_notes(soundfont: Path, instruments: Iterable[str], dynamics: Itera
     for name in instruments:
         inst = INSTRUMENTS[name]
         if not renderer.has_program(inst.gm_program):
-            warn(f"{soundfont}: no preset for {name} (GM program {inst.gm_program + 1}); {name} comes from the other sources")
+            warn(f"{soundfont}: no preset for {name} (GM program {inst.gm_program + 1}); "
+                 f"{name} comes from the other sources")
             continue
         for midi in range(inst.low, inst.high + 1):
             for dyn in dynamics:
@@ -88,8 +97,9 @@ def soundfont_notes(soundfont: Path, instruments: Iterable[str], dynamics: Itera
                                         dynamics=dyn, instrument=name, extra={"soundfont": soundfont.name},
                                         collection=collection)
                     if k == 0:
-                        load = (lambda p=inst.gm_program, m=midi, v=velocity: renderer.render_note(p, m, v))
-                        pending.append(PendingNote(record, ident, load))
+                        def render_plain(p=inst.gm_program, m=midi, v=velocity):
+                            return renderer.render_note(p, m, v)
+                        pending.append(PendingNote(record, ident, render_plain))
                         continue
                     # One seed per (bank, note, dynamic, k): the same variation every rebuild, a different
                     # one for every note.
@@ -131,7 +141,8 @@ def nsynth_notes(folder: Path, warn: WarnFn) -> list[PendingNote]:
     for key, ex in sorted(examples.items()):
         path = folder / "audio" / f"{key}.wav"
         try:
-            record = NoteRecord(source=str(path), midi=int(ex["pitch"]), dynamics=velocity_to_dynamics(int(ex["velocity"])),
+            record = NoteRecord(source=str(path), midi=int(ex["pitch"]),
+                                dynamics=velocity_to_dynamics(int(ex["velocity"])),
                                 instrument=str(ex.get("instrument_family_str") or ex["instrument_family"]),
                                 collection="NSynth")
         except (KeyError, TypeError, ValueError) as exc:
@@ -170,7 +181,8 @@ def csv_notes(csv_path: Path, warn: WarnFn) -> list[PendingNote]:
     return pending
 
 
-def silence_frames(notes: int, n_bins: int, config: SpectralConfig, seed: int = 0, count: int = FRAMES_PER_NOTE) -> list[np.ndarray]:
+def silence_frames(notes: int, n_bins: int, config: SpectralConfig, seed: int = 0,
+                   count: int = FRAMES_PER_NOTE) -> list[np.ndarray]:
     """Frames of silence and faint noise, labelled silent in every family so rests are representable."""
     from ..spectral import NSGTransform
 
@@ -201,7 +213,7 @@ def build_dataset(
     silent_notes: int = 40,
     variations: int = 0,
     frames_per_note: int = FRAMES_PER_NOTE,
-    config: SpectralConfig = SpectralConfig(),
+    config: SpectralConfig = SpectralConfig(),  # noqa: B008 (frozen: a shared default is safe)
     cache: Optional[FrameCache] = None,
     warn: WarnFn = lambda msg: None,
     progress: ProgressFn = no_progress,
@@ -215,8 +227,10 @@ def build_dataset(
     fonts = [soundfont] if isinstance(soundfont, (str, Path)) else list(soundfont or [])
     names = [source_name(f) for f in fonts]
     if len(set(names)) < len(names):
-        raise GlissandoError(f"two SoundFonts share the name {max(names, key=names.count)!r}: their notes could not be told apart")
-    pending = _pending_notes(fonts, list(instruments), list(dynamics), sol_folder, nsynth_folder, csv_file, variations, warn)
+        raise GlissandoError(f"two SoundFonts share the name {max(names, key=names.count)!r}: "
+                             "their notes could not be told apart")
+    pending = _pending_notes(fonts, list(instruments), list(dynamics), sol_folder, nsynth_folder, csv_file, variations,
+                             warn)
     notes, frames, skipped = _analyse_notes(pending, cache, config, frames_per_note, warn, progress, cancel)
     n_bins = frames[0].shape[1]
     for f in silence_frames(silent_notes, n_bins, config, count=frames_per_note):
@@ -226,7 +240,8 @@ def build_dataset(
 
 
 def _pending_notes(fonts: list, instruments: list[str], dynamics: list[str], sol_folder: Optional[Path],
-                   nsynth_folder: Optional[Path], csv_file: Optional[Path], variations: int, warn: WarnFn) -> list[PendingNote]:
+                   nsynth_folder: Optional[Path], csv_file: Optional[Path], variations: int,
+                   warn: WarnFn) -> list[PendingNote]:
     """Every note of every source given, not yet rendered or read."""
     pending: list[PendingNote] = []
     for font in fonts:
@@ -247,9 +262,12 @@ def _analyse_notes(pending: list[PendingNote], cache: FrameCache, config: Spectr
     notes, frames, skipped = [], [], []
     for i, note in enumerate(pending):
         check_cancel(cancel)
+
+        def compute(n: PendingNote = note) -> np.ndarray:
+            return note_frames(n.load(), config, frames_per_note)
+
         try:
-            f = cache.get_or_compute(note.identity, config, frames_per_note,
-                                     lambda n=note: note_frames(n.load(), config, frames_per_note))
+            f = cache.get_or_compute(note.identity, config, frames_per_note, compute)
         except (GlissandoError, OSError) as exc:
             msg = str(exc)
             if not msg.startswith(note.record.source):

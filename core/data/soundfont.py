@@ -68,7 +68,8 @@ class SoundFontRenderer:
         synth.sounds_off(0)  # no release tail may leak into the next note
         return stereo.reshape(-1, 2).mean(axis=1)
 
-    def render_sequence(self, program: int, events: list[tuple[float, float, int, int]], tail: float = 0.5) -> np.ndarray:
+    def render_sequence(self, program: int, events: list[tuple[float, float, int, int]],
+                        tail: float = 0.5) -> np.ndarray:
         """Mono audio of notes (start s, end s, midi, velocity) played on one program: test melodies
         and benchmark material with exactly known notes."""
         synth = self._synth
@@ -89,7 +90,8 @@ class SoundFontRenderer:
         st = self.path.stat()
         # Name and size, not the path: the same bank installed elsewhere (or checked out anew) reuses the cache.
         return {"soundfont": self.path.name, "size": st.st_size,
-                "program": program, "midi": midi, "velocity": velocity, "on": NOTE_ON_SECONDS, "total": NOTE_TOTAL_SAMPLES}
+                "program": program, "midi": midi, "velocity": velocity, "on": NOTE_ON_SECONDS,
+                "total": NOTE_TOTAL_SAMPLES}
 
 
 _SF2_DIR = Path("/usr/share/sounds/sf2")

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, asdict, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -63,12 +63,14 @@ class Dataset:
         return sorted({lab for n in self.notes if (lab := n.labels()[family]) is not None and lab != SILENT})
 
 
-def save_dataset(path: Path, spectral: SpectralConfig, notes: list[NoteRecord], note_frames: list[np.ndarray], skipped: list[str]) -> Dataset:
+def save_dataset(path: Path, spectral: SpectralConfig, notes: list[NoteRecord], note_frames: list[np.ndarray],
+                 skipped: list[str]) -> Dataset:
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     frames = np.concatenate(note_frames).astype(np.float16)
     frame_note = np.concatenate([np.full(len(f), i, dtype=np.int32) for i, f in enumerate(note_frames)])
-    meta = {"format": DATASET_FORMAT, "spectral": spectral.to_dict(), "notes": [asdict(n) for n in notes], "skipped": skipped}
+    meta = {"format": DATASET_FORMAT, "spectral": spectral.to_dict(), "notes": [asdict(n) for n in notes],
+            "skipped": skipped}
     # notes.json last: a new data set interrupted while being written has none, and does not load.
     for name, array in (("frames.npy", frames), ("frame_note.npy", frame_note)):
         with atomic_write(path / name, suffix=".tmp.npy") as tmp:  # np.save adds .npy to any other name
@@ -82,7 +84,8 @@ def load_dataset(path: str | Path) -> Dataset:
     path = Path(path)
     meta_path = path / "notes.json"
     if not meta_path.exists():
-        raise GlissandoError(f"{path}: not a Glissando data set (no notes.json; build one with 'glissando make-dataset')")
+        raise GlissandoError(f"{path}: not a Glissando data set "
+                             "(no notes.json; build one with 'glissando make-dataset')")
     try:
         meta = json.loads(meta_path.read_text())
         frames = np.load(path / "frames.npy", allow_pickle=False)
@@ -90,7 +93,8 @@ def load_dataset(path: str | Path) -> Dataset:
     except (OSError, ValueError) as exc:
         raise GlissandoError(f"{path}: the data set is damaged ({exc})") from None
     if meta.get("format") not in (1, DATASET_FORMAT):
-        raise GlissandoError(f"{path}: data set format {meta.get('format')} is not supported (expected {DATASET_FORMAT})")
+        raise GlissandoError(f"{path}: data set format {meta.get('format')} is not supported "
+                             f"(expected {DATASET_FORMAT})")
     notes = [NoteRecord(**n) for n in meta["notes"]]
     for n in notes:  # format 1 named a SoundFont note's bank only in its extra
         if not n.collection and not n.silent:
@@ -106,15 +110,20 @@ def combine_datasets(datasets: list[Dataset]) -> Dataset:
     first = datasets[0]
     if len(datasets) == 1:
         return first
-    notes, frames, frame_note, skipped = [], [], [], []
+    notes: list[NoteRecord] = []
+    frames: list[np.ndarray] = []
+    frame_note: list[np.ndarray] = []
+    skipped: list[str] = []
     for ds in datasets:
         if ds.spectral != first.spectral:
             a, b = first.spectral.to_dict(), ds.spectral.to_dict()
             diff = ", ".join(f"{k} {a[k]} vs {b.get(k)}" for k in a if a[k] != b.get(k))
-            raise GlissandoError(f"{first.path} and {ds.path}: different spectral settings ({diff}); rebuild one of them")
+            raise GlissandoError(f"{first.path} and {ds.path}: different spectral settings ({diff}); "
+                                 "rebuild one of them")
         if ds.vocabulary("dynamics") != first.vocabulary("dynamics"):
             raise GlissandoError(f"{first.path} and {ds.path}: different dynamics labels "
-                                 f"({', '.join(first.vocabulary('dynamics'))} vs {', '.join(ds.vocabulary('dynamics'))})")
+                                 f"({', '.join(first.vocabulary('dynamics'))} "
+                                 f"vs {', '.join(ds.vocabulary('dynamics'))})")
         frame_note.append(ds.frame_note + len(notes))
         notes += ds.notes
         frames.append(ds.frames)

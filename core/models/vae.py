@@ -120,10 +120,15 @@ def gaussian_nll(x, mean, logvar) -> torch.Tensor:
 
 
 class CrossModalVAE(nn.Module):
+    # The normalization buffers registered in __init__ (register_buffer leaves their type unknown).
+    norm_mean: torch.Tensor
+    norm_scale: torch.Tensor
+
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
         c = config
+        self.signal_encoder: nn.Module
         if c.arch == "conv":
             self.signal_encoder = HarmonicConvEncoder(c.n_bins, c.bins_per_octave, 2 * c.latent_dim, c.conv_channels,
                                                       c.signal_hidden, c.dropout)

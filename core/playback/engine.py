@@ -94,10 +94,12 @@ def _ease(w: float, mode: str) -> float:
 class LiveEngine:
     """``session`` decodes latents; ``stream_factory`` builds the output stream (sounddevice.OutputStream
     by default; tests and benchmarks pass a fake). ``on_notice`` receives one-line messages for the
-    user (device gone, reopened) on the engine's threads."""
+    user (device gone, reopened) on the engine's threads. ``settings`` None: the defaults."""
 
-    def __init__(self, session, settings: EngineSettings = EngineSettings(), stream_factory: Optional[Callable] = None,
+    def __init__(self, session, settings: Optional[EngineSettings] = None, stream_factory: Optional[Callable] = None,
                  device: Optional[int] = None, on_notice: Callable[[str], None] = lambda m: None):
+        if settings is None:
+            settings = EngineSettings()
         self.session = session
         self.settings = settings
         self.sample_rate = session.spectral.sample_rate
@@ -128,13 +130,15 @@ class LiveEngine:
         # (generation, target latent, glide seconds, interpolation): replaced whole by every control
         self._control = (0, silence, 0.0, settings.interpolation)
         self._modulation = (np.zeros_like(silence), 0.0)  # (direction, amount): the mod wheel
-        self._clip = (None, 0)  # rendered audio mixed in (MIDI renders, trajectories), and its position
-        self._path = None  # (start sample, times, latents, mode, release glide): a trajectory played live
+        # Rendered audio mixed in (MIDI renders, trajectories), and its position.
+        self._clip: tuple[Optional[np.ndarray], int] = (None, 0)
+        # (start sample, times, latents, mode, release glide): a trajectory played live.
+        self._path: Optional[tuple[int, np.ndarray, np.ndarray, str, Optional[float]]] = None
         self._current = silence.copy()
         self._glide_from, self._glide_done, self._glide_total, self._generation = silence.copy(), 0, 1, 0
         self._mode = settings.interpolation
-        self._mags_for = None
-        self._mags = None
+        self._mags_for: Optional[np.ndarray] = None  # the latent self._mags was decoded from
+        self._mags: Optional[np.ndarray] = None
         self.loops = LoopCache(session.spectral) if settings.held_loops else None
         self._steady = 0  # hops the sounding latent has stayed exactly the same
         self._control_age = 0  # hops since the newest control arrived
@@ -403,14 +407,15 @@ class LiveEngine:
         direction, amount = self._modulation
         if amount:
             latent = latent + direction * amount
-        if self._mags_for is None or not np.array_equal(latent, self._mags_for):
-            self._mags = self._decode(latent)
+        mags = self._mags
+        if mags is None or self._mags_for is None or not np.array_equal(latent, self._mags_for):
+            mags = self._mags = self._decode(latent)
             self._mags_for = latent.copy()
             self._latent_key = latent.tobytes()
             self._steady = 0
         else:
             self._steady += 1
-        hop = self.synth.next_hop(self._mags)
+        hop = self.synth.next_hop(mags)
         self._history[: -self.block] = self._history[self.block :]
         self._history[-self.block :] = hop
         if self.loops is not None:
@@ -443,22 +448,24 @@ class LiveEngine:
         return float(mags.max()) > self.synth.floor
 
     def _with_held_loop(self, hop: np.ndarray) -> np.ndarray:
+        loops, mags = self.loops, self._mags
+        assert loops is not None and mags is not None  # held loops are on; _write_hop decoded the hop
         key = self._latent_key
         if self._path is None and self._control_age == self._steady_hops:
             # A control that has stayed 35 ms is likely to be held: start its loop during the glide.
             _, target, _, _ = self._control
             direction, amount = self._modulation
             goal = target + direction * amount if amount else target
-            mags = self._decode(goal)
-            if self._audible(mags):
-                self.loops.request(goal.tobytes(), mags)
+            goal_mags = self._decode(goal)
+            if self._audible(goal_mags):
+                loops.request(goal.tobytes(), goal_mags)
         if self._loop is not None and self._loop[0] != key and self._loop_step >= 0:
             self._loop_step = -1.0 / self._fade_out_hops  # the sound moved: back to the synth
             self._fade_gain = 1.0
-        if self._loop is None and self._steady >= self._steady_hops and self._audible(self._mags):
-            loop = self.loops.get(key)
+        if self._loop is None and self._steady >= self._steady_hops and self._audible(mags):
+            loop = loops.get(key)
             if loop is None:
-                self.loops.request(key, self._mags)
+                loops.request(key, mags)
             else:
                 self._enter_loop(key, loop)
         if self._loop is None:

@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 
 class LoopCache:
     """Loops by key, made on a worker thread of its own (one torch thread). The producer asks with ``request``
-    and looks with ``get``; neither blocks. Only the newest request is kept: a cursor that moved on does not queue work."""
+    and looks with ``get``; neither blocks. Only the newest request is kept: a cursor that moved on does not
+    queue work."""
 
     def __init__(self, config: SpectralConfig, capacity: int = 48, length: Optional[int] = None,
                  iterations: int = LOOP_ITERATIONS):

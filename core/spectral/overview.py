@@ -23,8 +23,9 @@ class AudioOverview:
     wave_max: np.ndarray  # (C,)
 
 
-def audio_overview(path: str | os.PathLike, config: SpectralConfig = SpectralConfig(), columns: int = 1500,
-                   chunk_seconds: float = 30.0, progress: ProgressFn = no_progress,
+# SpectralConfig is a frozen dataclass: one shared default instance is safe.
+def audio_overview(path: str | os.PathLike, config: SpectralConfig = SpectralConfig(),  # noqa: B008
+                   columns: int = 1500, chunk_seconds: float = 30.0, progress: ProgressFn = no_progress,
                    cancel: Optional[CancelFn] = None) -> AudioOverview:
     import soundfile as sf
 
@@ -34,7 +35,10 @@ def audio_overview(path: str | os.PathLike, config: SpectralConfig = SpectralCon
     block = config.block
     transform = NSGTransform.for_length(block, config)
     columns = max(1, min(columns, int(duration * transform.frame_rate)))
-    col_of = lambda t: np.minimum((t / duration * columns).astype(int), columns - 1)
+
+    def col_of(t: np.ndarray) -> np.ndarray:
+        return np.minimum((t / duration * columns).astype(int), columns - 1)
+
     db = np.full((transform.n_bins, columns), -120.0, dtype=np.float32)
     wave_min = np.zeros(columns, dtype=np.float32)
     wave_max = np.zeros(columns, dtype=np.float32)

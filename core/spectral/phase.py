@@ -22,7 +22,8 @@ LOOP_MOMENTUM = 0.99
 
 def spectral_convergence(target_magnitude: np.ndarray, coefficients: np.ndarray) -> float:
     """||target - |C||| / ||target|| (Frobenius): 0 is perfect."""
-    return float(np.linalg.norm(target_magnitude - np.abs(coefficients)) / max(np.linalg.norm(target_magnitude), 1e-12))
+    return float(np.linalg.norm(target_magnitude - np.abs(coefficients))
+                 / max(float(np.linalg.norm(target_magnitude)), 1e-12))
 
 
 def griffin_lim(

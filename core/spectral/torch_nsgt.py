@@ -68,7 +68,8 @@ class TorchNSGT:
         self.bwd_w = torch.from_numpy(bwd_weight.reshape(-1)[bwd_pos]).to(self.device, dtype)
 
     @classmethod
-    def for_transform(cls, transform: NSGTransform, device: str | torch.device = "cpu", dtype=torch.float32) -> "TorchNSGT":
+    def for_transform(cls, transform: NSGTransform, device: str | torch.device = "cpu",
+                      dtype=torch.float32) -> "TorchNSGT":
         key = (transform.length, transform.config, str(device), dtype)
         if key not in _CACHE:
             _CACHE[key] = cls(transform, device, dtype)

@@ -49,7 +49,7 @@ def group_split(dataset: Dataset, seed: int, test: float = 0.15, validation: flo
     Silent notes are split one by one; unlabeled notes (no instrument or pitch) always train.
     ``test_groups`` (a model's own, from its file) fixes the test side whatever else the data holds.
     """
-    keys = []
+    keys: list[Optional[tuple[str, int]]] = []  # each note's group; None: unlabeled, always trains
     for i, n in enumerate(dataset.notes):
         if n.silent:
             keys.append(("silent", i))
@@ -72,7 +72,7 @@ def group_split(dataset: Dataset, seed: int, test: float = 0.15, validation: flo
     return np.array([TRAIN if k is None else side_of[k] for k in keys], dtype=np.int8)
 
 
-def groups_on_test_side(dataset: Dataset, side: np.ndarray) -> list[list]:
+def groups_on_test_side(dataset: Dataset, side: np.ndarray) -> list[tuple[str, int]]:
     """The (instrument, pitch) groups on the test side, for the model file: notes of these a model never
     trained on, from any bank, whatever data set they are later rendered into."""
     return sorted({(n.instrument, int(n.midi)) for n, s in zip(dataset.notes, side) if s == TEST and not n.silent
@@ -88,11 +88,12 @@ class SplitArrays:
     x_test: torch.Tensor
     y_test: torch.Tensor
     test_note: np.ndarray  # note index of each test frame
-    test_groups: list  # [instrument, midi] of every test group
+    test_groups: list[tuple[str, int]]  # (instrument, midi) of every test group
 
 
 def split_arrays(dataset: Dataset, vocab: dict[str, list[str]], seed: int, test: float = 0.15,
-                 validation: float = 0.1, exclude_collections: tuple = (), test_groups: Optional[list] = None) -> SplitArrays:
+                 validation: float = 0.1, exclude_collections: tuple = (),
+                 test_groups: Optional[list] = None) -> SplitArrays:
     """Frames and label indices of each side. Notes of ``exclude_collections`` are on no side (the
     source a leave-one-source-out run holds out); augmented renderings are kept out of validation
     and test, which measure the sounds as the sample sets give them."""
@@ -110,4 +111,5 @@ def split_arrays(dataset: Dataset, vocab: dict[str, list[str]], seed: int, test:
         return x[m], y[m]
 
     (xt, yt), (xv, yv), (xs, ys) = pick(TRAIN), pick(VALIDATION), pick(TEST)
-    return SplitArrays(xt, yt, xv, yv, xs, ys, dataset.frame_note[frame_side == TEST], groups_on_test_side(dataset, side))
+    return SplitArrays(xt, yt, xv, yv, xs, ys, dataset.frame_note[frame_side == TEST],
+                       groups_on_test_side(dataset, side))

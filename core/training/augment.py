@@ -70,8 +70,9 @@ def label_values(vocabulary: dict, device=None) -> tuple[torch.Tensor, torch.Ten
     return torch.tensor(pcs, device=device), torch.tensor(octs, device=device)
 
 
-def transpose_frames(frames: torch.Tensor, labels: torch.Tensor, values: tuple[torch.Tensor, torch.Tensor], cfg: AugmentConfig,
-                     bins_per_semitone: int, floor_value: float, generator: torch.Generator | None = None):
+def transpose_frames(frames: torch.Tensor, labels: torch.Tensor, values: tuple[torch.Tensor, torch.Tensor],
+                     cfg: AugmentConfig, bins_per_semitone: int, floor_value: float,
+                     generator: torch.Generator | None = None):
     """Shift a random share of the frames by up to ``cfg.shift_semitones`` along the constant-Q axis and
     move their pitch labels with them. ``values``: from label_values. Rows whose new pitch has no
     class in the vocabulary, or that are silent or unlabelled, stay as they are."""

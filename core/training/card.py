@@ -38,8 +38,9 @@ def _model_section(meta: dict, path: Path) -> list[str]:
         "",
         f"- Signal encoder: {enc} -> {cfg['latent_dim']}-d latent; signal decoder: MLP "
         f"{cfg['latent_dim']} -> {' -> '.join([str(cfg['signal_hidden'])] * cfg['signal_layers'])} -> {cfg['n_bins']}.",
-        f"- Symbol VAE: MLP {cfg['symbol_layers']} x {cfg['symbol_hidden']} on one-hot pitch class, octave, dynamics and "
-        f"instrument (each with a silent class); cross term {cfg['cross_weight']:g} x KL(q_signal || q_symbol).",
+        f"- Symbol VAE: MLP {cfg['symbol_layers']} x {cfg['symbol_hidden']} on one-hot pitch class, octave, "
+        f"dynamics and instrument (each with a silent class); "
+        f"cross term {cfg['cross_weight']:g} x KL(q_signal || q_symbol).",
         f"- Instruments ({len(insts)}): {', '.join(i.replace('_', ' ') for i in insts)}.",
         f"- Dynamics: {', '.join(d for d in vocab['dynamics'] if d != 'silent')}.",
         "",
@@ -55,7 +56,8 @@ def _model_section(meta: dict, path: Path) -> list[str]:
     ]
     ranges = info.get("instrument_ranges", {})
     if ranges:
-        lines.append("- Ranges (MIDI): " + ", ".join(f"{k.replace('_', ' ')} {lo}-{hi}" for k, (lo, hi) in sorted(ranges.items())) + ".")
+        spans = ", ".join(f"{k.replace('_', ' ')} {lo}-{hi}" for k, (lo, hi) in sorted(ranges.items()))
+        lines.append(f"- Ranges (MIDI): {spans}.")
     return lines
 
 
@@ -65,7 +67,8 @@ def _evaluation_section(ev: dict) -> list[str]:
              "| | log-likelihood | Itakura-Saito |", "|---|---|---|"]
     for key in ("signal_to_signal", "symbol_to_signal"):
         if key in ev:
-            lines.append(f"| {key.replace('_', ' ')} | {ev[key]['log_likelihood']:.1f} | {ev[key]['itakura_saito']:.3f} |")
+            lines.append(f"| {key.replace('_', ' ')} | {ev[key]['log_likelihood']:.1f} "
+                         f"| {ev[key]['itakura_saito']:.3f} |")
     cols = [c for c in ("symbol_to_symbol", "signal_to_symbol", "baseline_signal_to_symbol") if c in ev]
     lines += ["", "| classification | " + " | ".join(c.replace("_to_", " -> ").replace("_", " ") for c in cols) + " |",
               "|---" * (len(cols) + 1) + "|"]
@@ -85,15 +88,17 @@ def _loso_section(loso: dict) -> list[str]:
              f"{loso['train_config'].get('augment_config', {}).get('shift_probability', 0):g} "
              f"(up to {loso['train_config'].get('augment_config', {}).get('shift_semitones', 0)} semitones), "
              f"dropout {loso.get('model_overrides', {}).get('dropout', 0):g}.", "",
-             "| left out | notes | pitch | pitch class | octave | dynamics | instrument | melody F1 | melodies: instrument |",
+             "| left out | notes | pitch | pitch class | octave | dynamics | instrument | melody F1 "
+             "| melodies: instrument |",
              "|---|---|---|---|---|---|---|---|---|"]
     for name, r in sources.items():
         a = r["notes"]
         mel = r.get("melodies") or {}
         f1 = np.mean([m["f1"] for m in mel.values()]) if mel else None
         named = np.mean([m["instrument"] for m in mel.values()]) if mel else None
+        f1_cell = "-" if f1 is None else f"{f1:.3f}"
         lines.append(f"| {name} | {a['notes']} | {_pct(a['pitch'])} | {_pct(a['pitch_class'])} | {_pct(a['octave'])} | "
-                     f"{_pct(a['dynamics'])} | {_pct(a['instrument'])} | {'-' if f1 is None else f'{f1:.3f}'} | {_pct(named)} |")
+                     f"{_pct(a['dynamics'])} | {_pct(a['instrument'])} | {f1_cell} | {_pct(named)} |")
     insts = sorted({i for r in sources.values() for i in r["notes"]["per_instrument"]})
     lines += ["", "Per instrument (pitch / instrument / dynamics right, per left-out source):", "",
               "| instrument | " + " | ".join(sources) + " |", "|---" * (len(sources) + 1) + "|"]
@@ -101,14 +106,18 @@ def _loso_section(loso: dict) -> list[str]:
         cells = []
         for r in sources.values():
             d = r["notes"]["per_instrument"].get(inst)
-            cells.append("-" if d is None else f"{_pct(d.get('pitch'))} / {_pct(d.get('instrument'))} / {_pct(d.get('dynamics'))}")
+            cells.append("-" if d is None
+                         else f"{_pct(d.get('pitch'))} / {_pct(d.get('instrument'))} / {_pct(d.get('dynamics'))}")
         lines.append(f"| {inst.replace('_', ' ')} | " + " | ".join(cells) + " |")
-    lines += ["", "Confidence: share of notes the model marks at least 90% confident, and how many of those are right:", "",
+    lines += ["",
+              "Confidence: share of notes the model marks at least 90% confident, and how many of those are right:",
+              "",
               "| left out | " + " | ".join(FAMILIES) + " |", "|---" * (len(FAMILIES) + 1) + "|"]
     for name, r in sources.items():
         conf = r["notes"].get("confident", {})
         lines.append(f"| {name} | " + " | ".join(
-            f"{_pct(conf[f]['share'])} marked, {_pct(conf[f]['right'])} right" if f in conf else "-" for f in FAMILIES) + " |")
+            f"{_pct(conf[f]['share'])} marked, {_pct(conf[f]['right'])} right" if f in conf else "-"
+            for f in FAMILIES) + " |")
     worst = {f: min((r["notes"][f] for r in sources.values() if r["notes"].get(f) is not None), default=None)
              for f in ("pitch", "octave", "instrument", "dynamics")}
     f1s = [np.mean([m["f1"] for m in r["melodies"].values()]) for r in sources.values() if r.get("melodies")]
@@ -117,11 +126,13 @@ def _loso_section(loso: dict) -> list[str]:
         met = v is not None and v >= TARGETS[f]
         lines.append(f"- {f}: {_pct(v)} (target {_pct(TARGETS[f])}){'' if met else ' — not met'}")
     if f1s:
-        lines.append(f"- melody note F1: {min(f1s):.3f} (target {TARGETS['melody_f1']}){'' if min(f1s) >= TARGETS['melody_f1'] else ' — not met'}")
+        met = min(f1s) >= TARGETS["melody_f1"]
+        lines.append(f"- melody note F1: {min(f1s):.3f} (target {TARGETS['melody_f1']}){'' if met else ' — not met'}")
     return lines
 
 
-def render_model_card(model: str | Path, evaluation: dict, loso: Optional[dict] = None, command: Optional[str] = None) -> str:
+def render_model_card(model: str | Path, evaluation: dict, loso: Optional[dict] = None,
+                      command: Optional[str] = None) -> str:
     path = resolve_model_path(model)
     meta = read_metadata(path)
     lines = [f"# Glissando model: {path.parent.name}", "",

@@ -93,11 +93,12 @@ def baseline_metrics(arrays: SplitArrays, sizes: list[int], n_components: int = 
             xb, yb = x[idx], yt[idx]
             if aug is not None:
                 if aug.shift_probability > 0 and vocabulary:
-                    xb, yb = transpose_frames(xb, yb, label_values(vocabulary), aug, bins_per_octave // 12, float(np.log(log_floor)))
+                    xb, yb = transpose_frames(xb, yb, label_values(vocabulary), aug, bins_per_octave // 12,
+                                              float(np.log(log_floor)))
                 xb = augment_frames(xb, aug, log_floor, bins_per_octave)
             logits = net(proj(xb))
-            loss = sum(F.cross_entropy(lg, yb[:, j].clamp(min=0), reduction="none")[yb[:, j] >= 0].sum()
-                       for j, lg in enumerate(logits)) / len(idx)
+            loss = sum((F.cross_entropy(lg, yb[:, j].clamp(min=0), reduction="none")[yb[:, j] >= 0].sum()
+                        for j, lg in enumerate(logits)), torch.zeros(())) / len(idx)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -115,7 +116,8 @@ def evaluate(loaded: LoadedModel, dataset: Dataset, baseline: bool = True, seed:
     held_out = training.get("held_out", 0.15)
     validation = training.get("validation", 0.1)
     if dataset.frames.shape[1] != model.config.n_bins:
-        raise GlissandoError(f"{dataset.path}: frames have {dataset.frames.shape[1]} bins, the model expects {model.config.n_bins}")
+        raise GlissandoError(f"{dataset.path}: frames have {dataset.frames.shape[1]} bins, "
+                             f"the model expects {model.config.n_bins}")
     excluded = tuple(training.get("train_config", {}).get("exclude_collections", []))
     arrays = split_arrays(dataset, vocab, seed, held_out, validation, excluded, training.get("test_groups"))
     result = {"model": str(loaded.path), "data": str(dataset.path), "held_out": held_out, "split_seed": seed,
@@ -127,9 +129,9 @@ def evaluate(loaded: LoadedModel, dataset: Dataset, baseline: bool = True, seed:
     if baseline:
         tc = training.get("train_config", {})
         result["baseline_signal_to_symbol"] = baseline_metrics(
-            arrays, model.config.family_sizes(), model.config.latent_dim, epochs=int(training.get("epochs", 30)), seed=seed,
-            augment=tc.get("augment_config") if tc.get("augment", True) else None, log_floor=dataset.spectral.log_floor,
-            bins_per_octave=dataset.spectral.bins_per_octave, vocabulary=vocab)
+            arrays, model.config.family_sizes(), model.config.latent_dim, epochs=int(training.get("epochs", 30)),
+            seed=seed, augment=tc.get("augment_config") if tc.get("augment", True) else None,
+            log_floor=dataset.spectral.log_floor, bins_per_octave=dataset.spectral.bins_per_octave, vocabulary=vocab)
     return result
 
 
@@ -188,7 +190,8 @@ def note_accuracy(loaded: LoadedModel, dataset: Dataset, collections: Optional[l
 
 
 def format_table(result: dict) -> str:
-    lines = [f"model {result['model']}  data {result['data']}  held-out {result['held_out']:.0%} ({result['frames']} frames)", ""]
+    lines = [f"model {result['model']}  data {result['data']}  "
+             f"held-out {result['held_out']:.0%} ({result['frames']} frames)", ""]
     lines.append(f"{'':22}{'log-likelihood':>16}{'Itakura-Saito':>16}")
     for key in ("signal_to_signal", "symbol_to_signal"):
         if key in result:
@@ -197,7 +200,8 @@ def format_table(result: dict) -> str:
     lines.append("")
     cols = ["symbol_to_symbol", "signal_to_symbol", "baseline_signal_to_symbol"]
     present = [c for c in cols if c in result]
-    lines.append(f"{'classification':22}" + "".join(f"{c.replace('_to_', '->').replace('_', ' '):>26}" for c in present))
+    lines.append(f"{'classification':22}"
+                 + "".join(f"{c.replace('_to_', '->').replace('_', ' '):>26}" for c in present))
     for f in FAMILIES:
         cells = []
         for c in present:

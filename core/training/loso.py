@@ -76,12 +76,14 @@ def melody_scores(model_path: Path, soundfont: Path, instruments: list[str], n_n
             except GlissandoError:
                 notes = []
             named = np.mean([n.instrument == inst for n in notes]) if notes else 0.0
-            out[inst] = {"f1": note_f1(events, notes), "instrument": float(named), "notes": len(notes), "expected": len(events)}
+            out[inst] = {"f1": note_f1(events, notes), "instrument": float(named), "notes": len(notes),
+                         "expected": len(events)}
     return out
 
 
-def leave_one_source_out(data, out: str | Path, train_cfg: Optional[TrainConfig] = None, model_overrides: Optional[dict] = None,
-                         sources: Optional[list[str]] = None, melodies: bool = True, device: str = "auto",
+def leave_one_source_out(data, out: str | Path, train_cfg: Optional[TrainConfig] = None,
+                         model_overrides: Optional[dict] = None, sources: Optional[list[str]] = None,
+                         melodies: bool = True, device: str = "auto",
                          progress: ProgressFn = no_progress, cancel: Optional[CancelFn] = None,
                          on_result=None, rescore: bool = False) -> dict:
     """Train one model per left-out source under ``out/<source>/`` and evaluate it on that source.

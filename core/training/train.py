@@ -8,7 +8,7 @@ import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -19,6 +19,7 @@ from ..device import pick_device
 from ..jobs import CancelFn, Cancelled, GlissandoError, ProgressFn, atomic_write, check_cancel, no_progress
 from ..models.modelfile import MODEL_FILENAME, save_model
 from ..models.vae import CrossModalVAE, ModelConfig
+from ..spectral import SpectralConfig
 from .arrays import split_arrays, vocabulary_for
 from .augment import AugmentConfig, augment_frames, label_values, transpose_frames
 
@@ -65,7 +66,8 @@ def instrument_ranges(dataset: Dataset) -> dict[str, list[int]]:
 
 
 @torch.no_grad()
-def latent_projection(model: CrossModalVAE, x: torch.Tensor, y: torch.Tensor, max_points: int = 4000, seed: int = 0) -> dict:
+def latent_projection(model: CrossModalVAE, x: torch.Tensor, y: torch.Tensor, max_points: int = 4000,
+                      seed: int = 0) -> dict:
     """PCA (3 components) of the training posteriors' means, with a labelled sample of points for
     the navigator's point cloud."""
     mus = torch.cat([model.encode_signal(model.normalize(b))[0] for b in x.split(4096)]).cpu()
@@ -80,7 +82,8 @@ def latent_projection(model: CrossModalVAE, x: torch.Tensor, y: torch.Tensor, ma
 
 def _save_checkpoint(path: Path, model, optimizer, epoch: int, history: list, train_cfg: TrainConfig, elapsed: float,
                      best_state: Optional[dict] = None) -> None:
-    state = {"model": model.state_dict(), "best_model": best_state or model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+    state = {"model": model.state_dict(), "best_model": best_state or model.state_dict(),
+             "optimizer": optimizer.state_dict(), "epoch": epoch,
              "history": json.dumps(history), "train_config": json.dumps(asdict(train_cfg)),
              "model_config": json.dumps(model.config.to_dict()), "elapsed": elapsed,
              "torch_rng": torch.get_rng_state()}
@@ -134,7 +137,8 @@ def _split(data, dataset: Dataset, vocab: dict, train_cfg: TrainConfig):
     """The data set's training, validation and test arrays (split by instrument and pitch)."""
     missing = sorted(set(train_cfg.exclude_collections) - set(dataset.collections()))
     if missing:
-        raise GlissandoError(f"{data}: no notes from {', '.join(missing)} to leave out (it holds {', '.join(dataset.collections())})")
+        raise GlissandoError(f"{data}: no notes from {', '.join(missing)} to leave out "
+                             f"(it holds {', '.join(dataset.collections())})")
     arrays = split_arrays(dataset, vocab, train_cfg.seed, train_cfg.held_out, train_cfg.validation,
                           tuple(train_cfg.exclude_collections))
     if len(arrays.x_train) == 0:
@@ -184,7 +188,7 @@ class _Steps:
     y: torch.Tensor
     values: tuple[torch.Tensor, torch.Tensor]
     aug_cfg: AugmentConfig
-    spectral: object  # the data set's SpectralConfig
+    spectral: SpectralConfig  # the data set's
     steps_per_epoch: int
     total_steps: int
     x_val: torch.Tensor
@@ -194,10 +198,13 @@ class _Steps:
     def for_run(cls, train_cfg: TrainConfig, arrays, vocab: dict, spectral, dev: torch.device) -> "_Steps":
         steps_per_epoch = math.ceil(len(arrays.x_train) / train_cfg.batch_size)
         # Without a validation split, the epochs are scored on the first training frames.
-        x_val, y_val = (arrays.x_val, arrays.y_val) if len(arrays.x_val) else (arrays.x_train[:4096], arrays.y_train[:4096])
+        if len(arrays.x_val):
+            x_val, y_val = arrays.x_val, arrays.y_val
+        else:
+            x_val, y_val = arrays.x_train[:4096], arrays.y_train[:4096]
         return cls(train_cfg, arrays.x_train.to(dev), arrays.y_train.to(dev), label_values(vocab, dev),
-                   AugmentConfig(**train_cfg.augment_config), spectral, steps_per_epoch, steps_per_epoch * train_cfg.epochs,
-                   x_val, y_val)
+                   AugmentConfig(**train_cfg.augment_config), spectral, steps_per_epoch,
+                   steps_per_epoch * train_cfg.epochs, x_val, y_val)
 
 
 def _train_epoch(model: CrossModalVAE, optimizer, epoch: int, run: _Steps, progress: ProgressFn,
@@ -213,7 +220,8 @@ def _train_epoch(model: CrossModalVAE, optimizer, epoch: int, run: _Steps, progr
         check_cancel(cancel)
         global_step = epoch * run.steps_per_epoch + step
         frac = global_step / max(1, run.total_steps)
-        lr = cfg.final_learning_rate + 0.5 * (cfg.learning_rate - cfg.final_learning_rate) * (1 + math.cos(math.pi * frac))
+        cosine = 0.5 * (1 + math.cos(math.pi * frac))
+        lr = cfg.final_learning_rate + (cfg.learning_rate - cfg.final_learning_rate) * cosine
         for group in optimizer.param_groups:
             group["lr"] = lr
         idx = perm[step * cfg.batch_size : (step + 1) * cfg.batch_size]
@@ -222,7 +230,8 @@ def _train_epoch(model: CrossModalVAE, optimizer, epoch: int, run: _Steps, progr
             if run.aug_cfg.shift_probability > 0:
                 xb, yb = transpose_frames(xb, yb, run.values, run.aug_cfg, bins_per_semitone, floor_value)
             xb = augment_frames(xb, run.aug_cfg, spectral.log_floor, spectral.bins_per_octave)
-        loss, parts = model.loss(model.normalize(xb), yb, beta_at(epoch + step / run.steps_per_epoch, cfg.warmup_fraction * cfg.epochs, cfg.beta_max))
+        beta = beta_at(epoch + step / run.steps_per_epoch, cfg.warmup_fraction * cfg.epochs, cfg.beta_max)
+        loss, parts = model.loss(model.normalize(xb), yb, beta)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -236,7 +245,7 @@ def _epoch_record(model: CrossModalVAE, epoch: int, sums: dict[str, float], run:
     """The history's record of one epoch: mean loss parts, beta, and signal-to-symbol accuracy on the
     validation split."""
     cfg = run.train_cfg
-    record = {k: v / run.steps_per_epoch for k, v in sums.items()}
+    record: dict[str, Any] = {k: v / run.steps_per_epoch for k, v in sums.items()}
     record["epoch"] = epoch + 1
     record["beta"] = beta_at(epoch + 1, cfg.warmup_fraction * cfg.epochs, cfg.beta_max)
     dev = run.x.device
@@ -281,10 +290,12 @@ def _training_info(data, dataset: Dataset, arrays, train_cfg: TrainConfig, histo
             "data": str(data) if isinstance(data, (str, Path)) else [str(p) for p in data],
             "notes": len(dataset.notes), "frames": int(len(dataset.frames)),
             "collections": [c for c in dataset.collections() if c not in train_cfg.exclude_collections],
-            "train_frames": int(len(arrays.x_train)), "held_out": train_cfg.held_out, "validation": train_cfg.validation,
+            "train_frames": int(len(arrays.x_train)), "held_out": train_cfg.held_out,
+            "validation": train_cfg.validation,
             "split": "instrument_pitch", "split_seed": train_cfg.seed, "test_groups": arrays.test_groups,
             "epochs": train_cfg.epochs, "best_epoch": best_epoch, "seconds": round(seconds, 1), "device": str(dev),
-            "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads" if dev.type == "cpu" else torch.cuda.get_device_name(dev),
+            "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+                        if dev.type == "cpu" else torch.cuda.get_device_name(dev),
             "train_config": asdict(train_cfg), "history": history,
         },
     }
@@ -293,7 +304,7 @@ def _training_info(data, dataset: Dataset, arrays, train_cfg: TrainConfig, histo
 def train(
     data: str | Path | list,
     out: str | Path,
-    train_cfg: TrainConfig = TrainConfig(),
+    train_cfg: Optional[TrainConfig] = None,
     model_overrides: Optional[dict] = None,
     device: str = "auto",
     resume: bool = False,
@@ -306,7 +317,10 @@ def train(
 
     A checkpoint is written after every epoch and when the run is cancelled or interrupted
     (Ctrl-C), so ``resume=True`` continues where it stopped. Returns the model file's path.
+    ``train_cfg`` None: the defaults.
     """
+    if train_cfg is None:
+        train_cfg = TrainConfig()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     dataset = load_training_data(data)
@@ -341,7 +355,8 @@ def train(
 def held_out_accuracy(model: CrossModalVAE, x: torch.Tensor, y: torch.Tensor) -> dict:
     """Frame-level signal->symbol accuracy per family on the held-out split."""
     model.eval()
-    logits = [torch.cat(parts) for parts in zip(*[model.decode_symbols(model.encode_signal(model.normalize(b))[0]) for b in x.split(4096)])]
+    batches = [model.decode_symbols(model.encode_signal(model.normalize(b))[0]) for b in x.split(4096)]
+    logits = [torch.cat(parts) for parts in zip(*batches)]
     out = {}
     for j, f in enumerate(FAMILIES):
         known = y[:, j] >= 0

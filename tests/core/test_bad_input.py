@@ -50,7 +50,8 @@ def test_corrupt_empty_and_drums_only_midi(tmp_path, capsys):
                             mido.Message("note_off", channel=9, note=36, velocity=0, time=480)])
     mid.tracks.append(track)
     mid.save(str(drums))
-    for path, reason in ((corrupt, "not a readable MIDI file"), (empty, "has no notes"), (drums, "has no notes (only drums)")):
+    for path, reason in ((corrupt, "not a readable MIDI file"), (empty, "has no notes"),
+                         (drums, "has no notes (only drums)")):
         code, err = _run(capsys, "render-midi", str(path), "-o", str(tmp_path / "o.wav"))
         assert code != 0 and f"{path.name}: the MIDI file" in err or reason in err
         assert reason in err and "Traceback" not in err
@@ -150,7 +151,8 @@ def test_gui_finds_the_app_through_its_entry_point(capsys, monkeypatch):
     from glissando.core.cli import FRONTENDS
 
     # Installed: the app registers itself; core names it nowhere.
-    assert [ep.value for ep in importlib.metadata.entry_points(group=FRONTENDS, name="gui")] == ["glissando.app.main:run_app"]
+    registered = importlib.metadata.entry_points(group=FRONTENDS, name="gui")
+    assert [ep.value for ep in registered] == ["glissando.app.main:run_app"]
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda **kw: [])
     code, err = _run(capsys, "gui")
     assert code == 2 and "the gui front end is not installed" in err and "'gui' extra" in err

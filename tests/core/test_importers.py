@@ -23,7 +23,8 @@ def _sol_folder(tmp_path, renderer):
 
 def test_sol_import_keeps_good_files_and_reports_the_rest(tmp_path, renderer):
     warnings = []
-    ds = build_dataset(tmp_path / "ds", sol_folder=_sol_folder(tmp_path, renderer), silent_notes=2, warn=warnings.append)
+    ds = build_dataset(tmp_path / "ds", sol_folder=_sol_folder(tmp_path, renderer), silent_notes=2,
+                       warn=warnings.append)
     notes = {(n.instrument, n.midi, n.dynamics) for n in ds.notes if not n.silent}
     assert notes == {("flute", 72, "mf"), ("trumpet", 70, "ff")}
     assert any("Xyl-ord-C5" in w and "unknown instrument abbreviation" in w for w in warnings)
@@ -35,7 +36,8 @@ def test_sol_import_keeps_good_files_and_reports_the_rest(tmp_path, renderer):
 
 
 def test_cli_reports_skipped_count(tmp_path, renderer, capsys):
-    assert cli(["make-dataset", "--import-sol", str(_sol_folder(tmp_path, renderer)), "--out", str(tmp_path / "ds")]) == 0
+    sol = _sol_folder(tmp_path, renderer)
+    assert cli(["make-dataset", "--import-sol", str(sol), "--out", str(tmp_path / "ds")]) == 0
     out = capsys.readouterr()
     assert "2 notes" in out.out and "skipped 2 file(s)" in out.out
     assert "unknown instrument abbreviation 'Xyl'" in out.err
@@ -84,6 +86,7 @@ def test_second_build_uses_the_cache(tmp_path, timgm6mb, monkeypatch):
     build_dataset(tmp_path / "a", soundfont=timgm6mb, instruments=["oboe"], silent_notes=1)
     calls = []
     original = soundfont.SoundFontRenderer.render_note
-    monkeypatch.setattr(soundfont.SoundFontRenderer, "render_note", lambda self, *a, **k: calls.append(a) or original(self, *a, **k))
+    monkeypatch.setattr(soundfont.SoundFontRenderer, "render_note",
+                        lambda self, *a, **k: calls.append(a) or original(self, *a, **k))
     ds = build_dataset(tmp_path / "b", soundfont=timgm6mb, instruments=["oboe"], silent_notes=1)
     assert calls == [] and len(ds.notes) > 30

@@ -5,7 +5,8 @@ from glissando.core.data.labels import midi_to_labels, velocity_to_dynamics
 from glissando.core.units import hz_to_midi, midi_to_hz, note_name, parse_note
 
 
-@pytest.mark.parametrize("name, midi", [("C4", 60), ("A#3", 58), ("Db5", 73), ("Bb1", 34), ("Cb4", 59), ("A0", 21), ("C8", 108), ("c#2", 37)])
+@pytest.mark.parametrize("name, midi", [("C4", 60), ("A#3", 58), ("Db5", 73), ("Bb1", 34), ("Cb4", 59), ("A0", 21),
+                                        ("C8", 108), ("c#2", 37)])
 def test_note_names(name, midi):
     assert parse_note(name) == midi
 

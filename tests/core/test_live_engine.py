@@ -20,7 +20,8 @@ def session():
 @pytest.fixture
 def live(session):
     streams, notices = [], []
-    engine = LiveEngine(session, EngineSettings(), stream_factory=lambda **kw: streams.append(PulledStream(**kw)) or streams[-1],
+    engine = LiveEngine(session, EngineSettings(),
+                        stream_factory=lambda **kw: streams.append(PulledStream(**kw)) or streams[-1],
                         on_notice=notices.append)
     engine.start()
     yield engine, streams, notices
@@ -154,7 +155,8 @@ def test_a_192k_device_with_large_blocks_gets_a_ring_big_enough(session, monkeyp
         return streams[-1]
 
     monkeypatch.setattr(LiveEngine, "_rates_to_try", lambda self: [22050, 192000])  # a device whose default is 192 kHz
-    engine = LiveEngine(session, EngineSettings(block=1024, latency_blocks=4, held_loops=False), stream_factory=only_192k)
+    engine = LiveEngine(session, EngineSettings(block=1024, latency_blocks=4, held_loops=False),
+                        stream_factory=only_192k)
     engine.start()
     try:
         most_queued = 0
@@ -168,7 +170,8 @@ def test_a_192k_device_with_large_blocks_gets_a_ring_big_enough(session, monkeyp
         assert most_queued < len(engine.ring)
         import librosa
 
-        f0 = librosa.yin(np.concatenate(audio[20:]).astype(np.float64), fmin=60, fmax=2000, sr=192000, frame_length=16384)
+        f0 = librosa.yin(np.concatenate(audio[20:]).astype(np.float64), fmin=60, fmax=2000, sr=192000,
+                         frame_length=16384)
         assert abs(float(np.median(librosa.hz_to_midi(f0))) - 57) < 0.5
     finally:
         engine.stop()
@@ -249,7 +252,10 @@ def test_an_unplugged_device_is_reported_and_playback_recovers(live, session):
 def test_live_midi_last_note_priority_release_range_and_mod_wheel(live, session):
     engine, streams, notices = live
     notes = MidiNotes(engine, session, "flute", on_notice=notices.append)
-    target = lambda: engine._control[1]
+
+    def target():
+        return engine._control[1]
+
     notes.handle(mido.Message("note_on", note=60, velocity=100))
     np.testing.assert_allclose(target(), session.label_latent(60, "ff", "flute"))
     notes.handle(mido.Message("note_on", note=64, velocity=20))

@@ -40,7 +40,8 @@ def test_augmented_note_keeps_its_labelled_pitch(program, midi):
     plain = renderer.render_note(program, midi, 80)
     for seed in (1, 2, 3):
         var = draw_variation(seed)
-        varied = apply_variation(renderer.render_note(program, midi, 80, bend_cents=pitch_contour(var, len(plain), 22050)), var, 22050)
+        bent = renderer.render_note(program, midi, 80, bend_cents=pitch_contour(var, len(plain), 22050))
+        varied = apply_variation(bent, var, 22050)
         assert len(varied) == len(plain)
         assert abs(_yin_midi(varied) - midi) < 0.5, (seed, var)
     assert abs(_yin_midi(plain) - midi) < 0.5
@@ -144,7 +145,8 @@ def _fake(path: str, spectral: SpectralConfig, dynamics: str) -> Dataset:
 
 def test_combining_data_sets_of_other_rates_or_dynamics_is_refused_naming_both():
     a = _fake("/data/a", SpectralConfig(), "mf")
-    with pytest.raises(GlissandoError, match=r"/data/a and /data/b: different spectral settings \(sample_rate 22050 vs 44100"):
+    with pytest.raises(GlissandoError,
+                       match=r"/data/a and /data/b: different spectral settings \(sample_rate 22050 vs 44100"):
         combine_datasets([a, _fake("/data/b", SpectralConfig(sample_rate=44100), "mf")])
     with pytest.raises(GlissandoError, match=r"/data/a and /data/c: different dynamics labels \(mf vs ff\)"):
         combine_datasets([a, _fake("/data/c", SpectralConfig(), "ff")])
@@ -192,7 +194,8 @@ def test_transposition_moves_the_spectrum_and_the_pitch_label_together():
     assert torch.equal(peak - 100, (midi - 83) * 4)  # the spectrum moved as far as the label
     assert set(midi.tolist()) == {81, 82, 83}  # C6 and C#6 have no octave class here: those rows stay
     top = torch.tensor([[0, 3, 0, 0]] * 50)  # C5 (MIDI 72) transposes within octaves 4 and 5
-    assert set(((octaves[transpose_frames(frames[:50], top, values, cfg, 4, -9.0)[1][:, 1]] + 1) * 12).tolist()) <= {60, 72}
+    top_labels = transpose_frames(frames[:50], top, values, cfg, 4, -9.0)[1]
+    assert set(((octaves[top_labels[:, 1]] + 1) * 12).tolist()) <= {60, 72}
     # A vocabulary of a few pitch classes (a small import): class indices are not semitones, and a pitch
     # with no class in it stays where it was.
     vocab = {"pitch_class": ["C", "D", "E", "G", "silent"], "octave": ["4", "silent"]}

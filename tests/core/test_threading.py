@@ -49,7 +49,8 @@ def test_threads_decoding_from_one_session_agree_with_sequential_calls(session):
 
     def all_of(k):
         z, x = jobs[k % len(jobs)], frames[k % len(frames)]
-        return session.decode_magnitudes(z), session.decode_symbols(z), session.encode_signal(x), session.signal_to_symbols(x)
+        return (session.decode_magnitudes(z), session.decode_symbols(z), session.encode_signal(x),
+                session.signal_to_symbols(x))
 
     expected = [all_of(k) for k in range(len(jobs))]
     got = run_together(2 * len(jobs), all_of)
@@ -66,7 +67,8 @@ def test_threads_decoding_from_one_session_agree_with_sequential_calls(session):
 def test_threads_filling_the_label_cache_all_get_the_same_read_only_latents(session):
     fresh = fresh_session()
     try:
-        got = run_together(8, lambda k: [fresh.label_latent(*LABELS[(k + j) % len(LABELS)]) for j in range(len(LABELS))])
+        got = run_together(8, lambda k: [fresh.label_latent(*LABELS[(k + j) % len(LABELS)])
+                                         for j in range(len(LABELS))])
         for k, latents in enumerate(got):
             for j, z in enumerate(latents):
                 labels = LABELS[(k + j) % len(LABELS)]
@@ -130,7 +132,8 @@ def test_close_waits_for_a_call_in_progress_and_refuses_later_calls():
     assert fresh.close(timeout=0) is True
     # Facts stay readable; everything that needs the network says the model was closed.
     assert fresh.name == "default" and "flute" in fresh.instruments
-    for call in (lambda: fresh.label_latent(62, "mf", "flute"), fresh.silence_latent, lambda: fresh.decode_symbols(z[None]),
+    for call in (lambda: fresh.label_latent(62, "mf", "flute"), fresh.silence_latent,
+                 lambda: fresh.decode_symbols(z[None]),
                  lambda: fresh.encode_signal(np.zeros((1, fresh.config.n_bins), np.float32)), fresh.frame_decoder,
                  lambda: fresh.label_distribution(60, "mf", "flute")):
         with pytest.raises(GlissandoError, match="was closed"):

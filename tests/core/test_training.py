@@ -39,7 +39,8 @@ def test_model_file_carries_everything(trained, tiny_dataset):
 
 def test_save_load_round_trip_gives_the_same_outputs(trained, tmp_path, tiny_dataset):
     loaded = load_model(trained[0])
-    copy = save_model(tmp_path / "copy.safetensors", loaded.model, loaded.spectral, loaded.info, loaded.projection, half=False)
+    copy = save_model(tmp_path / "copy.safetensors", loaded.model, loaded.spectral, loaded.info, loaded.projection,
+                      half=False)
     again = load_model(copy)
     x = torch.from_numpy(tiny_dataset.frames[:64].astype(np.float32))
     for a, b in zip(loaded.model.signal_to_symbol_probs(x), again.model.signal_to_symbol_probs(x)):
@@ -57,8 +58,8 @@ def test_the_analysis_block_travels_in_the_model_file(tmp_path):
     assert "block" not in read_metadata(default_model_path())["spectral"]
     shipped = load_model()
     assert shipped.spectral.block == 32768 and shipped.spectral == SpectralConfig()
-    copy = save_model(tmp_path / "copy.safetensors", shipped.model, replace(shipped.spectral, block=16384), shipped.info,
-                      shipped.projection)
+    copy = save_model(tmp_path / "copy.safetensors", shipped.model, replace(shipped.spectral, block=16384),
+                      shipped.info, shipped.projection)
     assert read_metadata(copy)["spectral"]["block"] == 16384
     assert load_model(copy).spectral.block == 16384
 
@@ -108,7 +109,8 @@ def test_resume_continues_from_the_checkpoint(tmp_path, tiny_dataset):
         def stop_after_two(epoch, record):
             if epoch == 2:
                 raise KeyboardInterrupt
-        train(tiny_dataset.path, out, TrainConfig(epochs=3, batch_size=128), TINY, device="cpu", on_epoch=stop_after_two)
+        train(tiny_dataset.path, out, TrainConfig(epochs=3, batch_size=128), TINY, device="cpu",
+              on_epoch=stop_after_two)
     assert (out / "checkpoint.pt").exists() and not (out / "model.safetensors").exists()
     seen = []
     train(tiny_dataset.path, out, TrainConfig(epochs=3, batch_size=128), TINY, device="cpu", resume=True,

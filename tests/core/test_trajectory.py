@@ -15,7 +15,8 @@ def session():
 
 
 def three_notes(session):
-    return Trajectory([Keyframe(session.label_latent(m, "mf", "flute"), d, {"midi": m, "dynamics": "mf", "instrument": "flute"})
+    return Trajectory([Keyframe(session.label_latent(m, "mf", "flute"), d,
+                                {"midi": m, "dynamics": "mf", "instrument": "flute"})
                        for m, d in ((60, 0.5), (64, 0.7), (67, 0.4))], "cubic")
 
 
@@ -32,15 +33,18 @@ def test_save_and_load_round_trip(session, tmp_path):
     path = t.save(tmp_path / "t.json", model="models/default")
     back = Trajectory.load(path, latent_dim=session.config.latent_dim)
     assert back.interpolation == "cubic" and [k.label["midi"] for k in back.keyframes] == [60, 64, 67]
-    np.testing.assert_allclose(np.stack([k.latent for k in back.keyframes]), np.stack([k.latent for k in t.keyframes]), atol=1e-5)
+    np.testing.assert_allclose(np.stack([k.latent for k in back.keyframes]), np.stack([k.latent for k in t.keyframes]),
+                               atol=1e-5)
 
 
 @pytest.mark.parametrize("content, reason", [
     ("{not json", "not a readable trajectory file"),
     (json.dumps({"format": "something-else"}), "not a Glissando trajectory"),
     (json.dumps({"format": "glissando-trajectory", "version": 99, "keyframes": []}), "newer"),
-    (json.dumps({"format": "glissando-trajectory", "version": 1, "keyframes": [{"latent": [0.0] * 32, "duration": -1}]}), "damaged"),
-    (json.dumps({"format": "glissando-trajectory", "version": 1, "keyframes": [{"latent": [0.0] * 8, "duration": 1}]}), "8-d"),
+    (json.dumps({"format": "glissando-trajectory", "version": 1,
+                 "keyframes": [{"latent": [0.0] * 32, "duration": -1}]}), "damaged"),
+    (json.dumps({"format": "glissando-trajectory", "version": 1,
+                 "keyframes": [{"latent": [0.0] * 8, "duration": 1}]}), "8-d"),
 ])
 def test_bad_trajectory_files_are_refused_naming_the_file(tmp_path, content, reason):
     path = tmp_path / "bad.json"

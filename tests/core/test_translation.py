@@ -103,7 +103,8 @@ def test_transcribing_a_rendered_melody_gives_back_its_notes(tmp_path, renderer)
     ref_p = 440 * 2 ** ((np.array([m for _, _, m in melody]) - 69) / 12)
     est_i = np.array([[n["start"], n["end"]] for n in notes])
     est_p = 440 * 2 ** ((np.array([n["midi"] for n in notes]) - 69) / 12)
-    _, _, f1, _ = mir_eval.transcription.precision_recall_f1_overlap(ref_i, ref_p, est_i, est_p, onset_tolerance=0.05, offset_ratio=None)
+    _, _, f1, _ = mir_eval.transcription.precision_recall_f1_overlap(ref_i, ref_p, est_i, est_p, onset_tolerance=0.05,
+                                                                     offset_ratio=None)
     assert f1 >= 0.8
     assert {"start", "end", "midi", "pitch_class", "octave", "dynamics", "instrument", "confidence"} <= set(notes[0])
 
@@ -212,4 +213,5 @@ def test_a_phrase_is_named_one_instrument_from_all_its_notes():
     # The first three notes, heard as flute, oboe, oboe one by one, are one flute phrase (longer notes weigh
     # more); the confident violin keeps its own name; after a rest of 1.4 s a new phrase decides alone.
     assert [n.instrument for n in notes] == ["flute", "flute", "flute", "violin", "oboe"]
-    assert notes[1].confidence["instrument"] == pytest.approx((0.7 * 0.5 + 0.4 * 0.45 + 0.45 * 0.15 + 0.02 * 0.35) / 1.45)
+    phrase = (0.7 * 0.5 + 0.4 * 0.45 + 0.45 * 0.15 + 0.02 * 0.35) / 1.45
+    assert notes[1].confidence["instrument"] == pytest.approx(phrase)
