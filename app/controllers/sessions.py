@@ -11,6 +11,13 @@ from ..settings import Settings
 from ..workers import CoreJob, JobRunner
 
 
+def _load(path: Optional[str], device: str) -> ModelSession:
+    session = ModelSession(path, device)
+    # The live engine starts on silence: encoded here, on the loading worker, the GUI thread finds it cached.
+    session.silence_latent()
+    return session
+
+
 class SessionsController(QObject):
     currentChanged = Signal(object)  # the current ModelSession, or None when the last one closed
     sessionsChanged = Signal()  # the list of open models changed
@@ -50,7 +57,7 @@ class SessionsController(QObject):
             self.loading -= 1
             self.sessionsChanged.emit()
 
-        job = CoreJob(ModelSession, path, device, name="Loading the model", kind="model", with_callbacks=False)
+        job = CoreJob(_load, path, device, name="Loading the model", kind="model", with_callbacks=False)
         return self.runner.start(job, on_success=loaded, on_failure=failed, on_end=ended)
 
     def use(self, session: ModelSession) -> None:
