@@ -134,6 +134,23 @@ def _add(w: "MainWindow", menu: QMenu, text: str, slot: Callable, shortcut=None,
     return action
 
 
+def _standard_or(key: QKeySequence.StandardKey, *usual: str) -> list[QKeySequence]:
+    """The platform's bindings for ``key``, plus the usual ones it lacks (Linux desktops leave Preferences unbound
+    and Redo on one of Ctrl+Shift+Z / Ctrl+Y): each key sequence once, so no shortcut is ambiguous."""
+    bindings = list(QKeySequence.keyBindings(key))
+    for text in usual:
+        if QKeySequence(text) not in bindings:
+            bindings.append(QKeySequence(text))
+    return bindings
+
+
+def stop(w: "MainWindow") -> None:
+    """Esc: silence, and cancel what is running (a MIDI render, a transcription)."""
+    w.live.stop_sound()
+    w.midi.cancel()
+    w.transcription.cancel()
+
+
 def _fill_recent(w: "MainWindow", menu: QMenu) -> None:
     menu.clear()
     recent = w.settings.get("files/recent")
@@ -163,18 +180,19 @@ def build_menus(w: "MainWindow") -> None:
     undo = w.trajectory.undo_stack.createUndoAction(w, "&Undo")
     undo.setShortcut(QKeySequence.StandardKey.Undo)
     redo = w.trajectory.undo_stack.createRedoAction(w, "&Redo")
-    redo.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Shift+Z")])
+    redo.setShortcuts(_standard_or(QKeySequence.StandardKey.Redo, "Ctrl+Shift+Z", "Ctrl+Y"))
     e.addAction(undo)
     e.addAction(redo)
     e.addSeparator()
     _add(w, e, "Add Cursor as &Keyframe", lambda: w.trajectory.add_latent(w.navigation.cursor_latent), "Ctrl+K")
-    _add(w, e, "&Preferences…", lambda: show_preferences(w), QKeySequence.StandardKey.Preferences)
+    prefs = _add(w, e, "&Preferences…", lambda: show_preferences(w))
+    prefs.setShortcuts(_standard_or(QKeySequence.StandardKey.Preferences, "Ctrl+,"))
 
     p = bar.addMenu("&Play")
     _add(w, p, "Play &Trajectory", w.trajectory.play, "F5")
     _add(w, p, "Play &MIDI Render", lambda: w.midi.play(w.midi_panel.chosen_interpolation()), "F6")
     _add(w, p, "Play &Cursor", w.navigation.play_cursor, "F7")
-    _add(w, p, "&Stop", w.live.stop_sound, "Esc")
+    _add(w, p, "&Stop", lambda: stop(w), "Esc", "Stop the sound and cancel a running render or transcription")
 
     v = bar.addMenu("&View")
     for dock in w.docks.values():

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QDockWidget, QFrame, QLabel, QMainWindow, QScrollArea, QSplitter, QVBoxLayout,
+                               QWidget)
 
 from glissando.core.device import available_devices
 from glissando.core.playback import output_devices
@@ -39,6 +40,15 @@ from .workers import JobRunner
 log = logging.getLogger(__name__)
 
 CLOSE_WAIT_MS = 10000
+
+
+def _scrollable(widget: QWidget) -> QScrollArea:
+    """A dock's content scrolls when the dock is smaller than it: on a 1366x768 laptop every panel still fits."""
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    return area
 
 
 class MainWindow(QMainWindow):
@@ -110,7 +120,7 @@ class MainWindow(QMainWindow):
                                           ("transcription", "Transcription", self.transcription_panel, bottom)):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock_{name}")  # saveState needs names to restore the layout
-            dock.setWidget(widget)
+            dock.setWidget(_scrollable(widget))
             self.addDockWidget(area, dock)
             self.docks[name] = dock
         self.tabifyDockWidget(self.docks["trajectory"], self.docks["midi"])

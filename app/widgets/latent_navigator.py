@@ -98,15 +98,20 @@ class NavigatorView(gl.GLViewWidget):
         self._mode, self._press = None, None
         super().mouseReleaseEvent(ev)
 
+    def screen_axes(self) -> np.ndarray:
+        """Rows: the scene directions that point right, up and out of the screen, as the camera sees them."""
+        view = np.array(self.viewMatrix().data(), dtype=np.float64).reshape(4, 4).T
+        axes = view[:3, :3]  # a view matrix's rotation rows are the eye's axes in scene coordinates
+        return axes / np.linalg.norm(axes, axis=1, keepdims=True)
+
     def keyPressEvent(self, ev):
-        # The arrows and Page keys move the cursor along the view's axes (the mouse orbits).
+        # The arrows move the cursor the way they point on screen, Page Up / Down into and out of it,
+        # whatever the orbit (the mouse orbits).
         steps = {Qt.Key.Key_Left: (0, -1), Qt.Key.Key_Right: (0, 1), Qt.Key.Key_Down: (1, -1), Qt.Key.Key_Up: (1, 1),
-                 Qt.Key.Key_PageDown: (2, -1), Qt.Key.Key_PageUp: (2, 1)}
+                 Qt.Key.Key_PageDown: (2, 1), Qt.Key.Key_PageUp: (2, -1)}
         if ev.key() in steps:
             axis, sign = steps[ev.key()]
-            point = self.anchor.copy()
-            point[axis] += sign * self.key_step
-            self.dragged.emit(point)
+            self.dragged.emit(self.anchor + sign * self.key_step * self.screen_axes()[axis])
             ev.accept()
             return
         super().keyPressEvent(ev)
@@ -204,10 +209,12 @@ class LatentNavigator(QWidget):
     def reset_view(self) -> None:
         if len(self.points):
             centre = self.points.mean(0)
-            extent = float(np.percentile(np.linalg.norm(self.points - centre, axis=1), 95))
+            spread = float(np.percentile(np.linalg.norm(self.points - centre, axis=1), 95))
+            # Far enough back that the cursor is in sight too, wherever the keys took it.
+            extent = max(spread, 1.2 * float(np.linalg.norm(self.cursor - centre)))
             self.view.setCameraPosition(pos=pg.Vector(*centre), distance=3.2 * max(extent, 1e-3), elevation=22,
                                         azimuth=35)
-            self.view.key_step = 0.05 * max(extent, 1e-3)
+            self.view.key_step = 0.05 * max(spread, 1e-3)
 
     def colour_family(self) -> str:
         return COLOUR_FAMILIES[self.colour_box.currentText()]
