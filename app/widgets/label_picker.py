@@ -1,7 +1,7 @@
 """Pick a label set: pitch class on a keyboard, octave, dynamics, instrument."""
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QEvent, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from glissando.core.units import note_name
 
-from .piano_keys import PianoKeys
+from .piano_keys import KEYBOARD, PianoKeys
 
 
 class LabelPicker(QWidget):
@@ -62,6 +62,25 @@ class LabelPicker(QWidget):
         self.instrument.currentTextChanged.connect(self._show_range)
         self.instrument.currentTextChanged.connect(self.instrumentChanged)
         self.octave.valueChanged.connect(lambda _: self._show_range())
+        # Any change of a label moves the cursor (and sounds), not only a pitch key or a dynamic.
+        self.instrument.activated.connect(lambda _: self._emit_if_in_range())
+        self.octave.valueChanged.connect(lambda _: self._emit_if_in_range())
+        self._quiet = False
+        # Pitch letters work wherever the focus is in the panel, not only on the keyboard widget: the octave
+        # box and the instrument list would otherwise swallow them.
+        for child in (self, self.octave, self.octave.lineEdit(), self.instrument):
+            child.installEventFilter(self)
+
+    def eventFilter(self, watched, ev) -> bool:
+        if ev.type() == QEvent.Type.KeyPress and ev.key() in KEYBOARD and not ev.modifiers():
+            if not ev.isAutoRepeat():
+                self.keys.pick(KEYBOARD[ev.key()])
+            return True
+        return super().eventFilter(watched, ev)
+
+    def _emit_if_in_range(self) -> None:
+        if not self._quiet and self.in_range():
+            self._emit()
 
     def add_below(self, widget: QWidget) -> None:
         """Another control that plays the picked instrument (the live MIDI input), above the spacing."""
@@ -94,12 +113,15 @@ class LabelPicker(QWidget):
         return midi, checked.text() if checked else "mf", self.instrument.currentText()
 
     def set_current(self, midi: int, dynamics: str, instrument: str) -> None:
+        """Show a label set without picking it (the caller decides whether it sounds)."""
+        self._quiet = True
         self.octave.setValue(midi // 12 - 1)
         self.keys.selected = midi % 12
         self.keys.update()
         for b in self.dynamics_group.buttons():
             b.setChecked(b.text() == dynamics)
         self.instrument.setCurrentText(instrument)
+        self._quiet = False
 
     def in_range(self) -> bool:
         midi, _, instrument = self.current()

@@ -30,3 +30,22 @@ def test_no_shortcut_is_bound_twice(window):
     for needed in ("Ctrl+Z", "Ctrl+O", "Ctrl+S", "Ctrl+Q", "Esc"):
         assert QKeySequence(needed).toString() in bindings, needed
     assert {"Ctrl+Shift+Z", "Ctrl+Y"} & set(bindings) and "Ctrl+," in bindings
+
+
+def test_any_change_in_the_labels_panel_moves_the_cursor(window, qtbot):
+    import numpy as np
+    from PySide6.QtCore import Qt
+
+    picker, session = window.picker, window.sessions.current
+    picker.set_current(60, "mf", "flute")
+    picker.instrument.setCurrentText("oboe")
+    picker.instrument.activated.emit(picker.instrument.currentIndex())  # what choosing it with the mouse sends
+    oboe, _ = session.label_distribution(60, "mf", "oboe")
+    qtbot.waitUntil(lambda: np.allclose(window.navigation.cursor_latent, oboe, atol=1e-5), timeout=10000)
+    picker.octave.setValue(5)
+    high, _ = session.label_distribution(72, "mf", "oboe")
+    qtbot.waitUntil(lambda: np.allclose(window.navigation.cursor_latent, high, atol=1e-5), timeout=10000)
+    picker.octave.setFocus()
+    qtbot.keyClick(picker.octave, Qt.Key.Key_D)  # E on the computer keyboard's piano, the octave box focused
+    e5, _ = session.label_distribution(76, "mf", "oboe")
+    qtbot.waitUntil(lambda: np.allclose(window.navigation.cursor_latent, e5, atol=1e-5), timeout=10000)
