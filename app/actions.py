@@ -53,14 +53,22 @@ def open_path(w: "MainWindow", path: Path) -> None:
                     f"MIDI: .mid; models: .safetensors; trajectories: .json)")
 
 
+def _picked(w: "MainWindow", path: str) -> Optional[Path]:
+    if not path:
+        return None
+    w.settings.set("files/last_folder", str(Path(path).parent))
+    return Path(path)
+
+
 def _open(w: "MainWindow", title: str, filter_: str) -> Optional[Path]:
-    path, _ = QFileDialog.getOpenFileName(w, title, "", filter_)
-    return Path(path) if path else None
+    path, _ = QFileDialog.getOpenFileName(w, title, w.settings.get("files/last_folder"), filter_)
+    return _picked(w, path)
 
 
 def _save(w: "MainWindow", title: str, name: str, filter_: str = "") -> Optional[Path]:
-    path, _ = QFileDialog.getSaveFileName(w, title, name, filter_)
-    return Path(path) if path else None
+    start = Path(w.settings.get("files/last_folder") or ".") / name
+    path, _ = QFileDialog.getSaveFileName(w, title, str(start), filter_)
+    return _picked(w, path)
 
 
 def ask_open_model(w: "MainWindow") -> None:

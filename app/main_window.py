@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QDockWidget, QFrame, QLabel, QMainWindow, QScrollArea, QSplitter, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from glissando.core.device import available_devices
 from glissando.core.playback import output_devices
@@ -24,6 +23,7 @@ from .controllers.navigation import NavigationController
 from .controllers.sessions import SessionsController
 from .controllers.trajectory import TrajectoryController
 from .controllers.transcription import TranscriptionController
+from .docks import add_docks
 from .settings import Settings
 from .widgets.decoded_spectrum import DecodedSpectrum
 from .widgets.label_picker import LabelPicker
@@ -40,15 +40,6 @@ from .workers import JobRunner
 log = logging.getLogger(__name__)
 
 CLOSE_WAIT_MS = 10000
-
-
-def _scrollable(widget: QWidget) -> QScrollArea:
-    """A dock's content scrolls when the dock is smaller than it: on a 1366x768 laptop every panel still fits."""
-    area = QScrollArea()
-    area.setWidget(widget)
-    area.setWidgetResizable(True)
-    area.setFrameShape(QFrame.Shape.NoFrame)
-    return area
 
 
 class MainWindow(QMainWindow):
@@ -91,7 +82,7 @@ class MainWindow(QMainWindow):
         self.model_panel.set_device(self.settings.get("model/device"))
         self.editor = TrajectoryEditor(self.trajectory)
         self.midi_panel = MidiPanel()
-        self.midi_panel.set_interpolation(self.settings.get("render/interpolation"))
+        self.midi_panel.set_interpolation(self.settings.get("midi/interpolation"))
         self.transcription_panel = TranscriptionPanel()
         self.banner = NoticeBanner()
 
@@ -111,23 +102,12 @@ class MainWindow(QMainWindow):
         layout.addWidget(split, 1)
         self.setCentralWidget(central)
 
-        self.docks: dict[str, QDockWidget] = {}
         left, bottom = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea
-        for name, title, widget, area in (("labels", "Labels", self.picker, left),
-                                          ("models", "Models", self.model_panel, left),
-                                          ("trajectory", "Trajectory", self.editor, bottom),
-                                          ("midi", "MIDI", self.midi_panel, bottom),
-                                          ("transcription", "Transcription", self.transcription_panel, bottom)):
-            dock = QDockWidget(title, self)
-            dock.setObjectName(f"dock_{name}")  # saveState needs names to restore the layout
-            dock.setWidget(_scrollable(widget))
-            self.addDockWidget(area, dock)
-            self.docks[name] = dock
-        self.tabifyDockWidget(self.docks["trajectory"], self.docks["midi"])
-        self.tabifyDockWidget(self.docks["midi"], self.docks["transcription"])
-        self.tabifyDockWidget(self.docks["labels"], self.docks["models"])
-        self.docks["trajectory"].raise_()
-        self.docks["labels"].raise_()
+        self.docks = add_docks(self, [("labels", "Labels", self.picker, left),
+                                      ("models", "Models", self.model_panel, left),
+                                      ("trajectory", "Trajectory", self.editor, bottom),
+                                      ("midi", "MIDI", self.midi_panel, bottom),
+                                      ("transcription", "Transcription", self.transcription_panel, bottom)])
 
         self.model_label = QLabel("Loading model…")
         self.audio_label = QLabel()
@@ -212,8 +192,11 @@ class MainWindow(QMainWindow):
         sessions = self.sessions
         index = sessions.sessions.index(sessions.current) if sessions.current in sessions.sessions else -1
         self.model_panel.set_sessions(sessions.titles(), index)
-        if not sessions.sessions and sessions.loading == 0:
-            self.model_label.setText("No model: open one from the Models panel")
+        if sessions.loading:
+            return
+        current = sessions.current
+        self.model_label.setText(f"{current.path.parent.name} on {current.device.type}" if current
+                                 else "No model: open one from the Models panel")
 
     def _use_session(self, session: Optional[ModelSession]) -> None:
         if self.live.engine is not None and self.live.engine.session is not session:
@@ -297,6 +280,7 @@ class MainWindow(QMainWindow):
         self.settings.qsettings.setValue("window/geometry", self.saveGeometry())
         self.settings.qsettings.setValue("window/state", self.saveState())
         self.settings.set("render/interpolation", self.trajectory.document.interpolation)
+        self.settings.set("midi/interpolation", self.midi_panel.chosen_interpolation())
         self.settings.sync()
         for runner in (self.runner, self.decoder):
             if not runner.shutdown(CLOSE_WAIT_MS):

@@ -19,6 +19,8 @@ DEFAULTS: dict[str, Any] = {
     "render/interpolation": "linear",
     "render/phase": "fast",
     "files/recent": [],
+    "files/last_folder": "",  # where the file dialogs open: the folder of the last file picked
+    "midi/interpolation": "linear",  # the MIDI panel's own choice, apart from the trajectory's
 }
 MAX_RECENT = 10
 

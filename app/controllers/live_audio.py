@@ -157,7 +157,9 @@ class LiveAudioController(QObject):
             self.engine.release()
 
     def off_reason(self) -> str:
-        return self.audio_notice or "no audio output"
+        """Why there is no live sound, for "Playback is off (...)" (without saying "playback is off" twice)."""
+        reason = self.audio_notice or "no audio output"
+        return reason.removeprefix("playback is off: ").removeprefix("Playback is off: ")
 
     # -- live MIDI -----------------------------------------------------------------------------------
     def list_ports(self) -> None:

@@ -33,7 +33,13 @@ class SessionsController(QObject):
         self.loading = 0
 
     def titles(self) -> list[str]:
-        return [f"{s.path.parent.name} ({s.device.type})" for s in self.sessions]
+        """One line per open model; the same model opened twice is told apart by a number."""
+        titles: list[str] = []
+        for s in self.sessions:
+            title = f"{s.path.parent.name} ({s.device.type})"
+            copies = sum(t == title or t.startswith(title + " #") for t in titles)
+            titles.append(f"{title} #{copies + 1}" if copies else title)
+        return titles
 
     def open(self, path: Optional[str] = None, device: str = "auto", remember: bool = True) -> CoreJob:
         """Load a model (the shipped default when ``path`` is None) on a worker; it becomes current."""

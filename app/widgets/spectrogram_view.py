@@ -27,6 +27,13 @@ class SpectrogramView(pg.PlotWidget):
         self.playhead = pg.InfiniteLine(angle=90, pen=pg.mkPen((80, 255, 120), width=1))
         self.playhead.setVisible(False)
         self.addItem(self.playhead)
+        self.clear_image()
+
+    def clear_image(self) -> None:
+        """Nothing to show: an empty image over the first second and the usual register (not -500..500 ms)."""
+        self.image.clear()
+        self.setXRange(0.0, 1.0, padding=0)
+        self.setYRange(24, 96, padding=0)
 
     def show_image(self, db: np.ndarray, t0: float, t1: float, frequencies: np.ndarray,
                    floor_db: float = -80.0) -> None:

@@ -147,6 +147,8 @@ class TrajectoryEditor(QWidget):
     def show_preview(self, times, db, frequencies) -> None:
         if len(times):
             self.preview.show_image(db.T, 0.0, float(self.document.duration), frequencies)
+        else:  # cleared: the old preview must not stay drawn
+            self.preview.clear_image()
         self.preview.show_markers(self.controller.starts())
 
     def _on_item_changed(self, item: QTableWidgetItem) -> None:
