@@ -134,6 +134,7 @@ class MainWindow(QMainWindow):
         nav.cursorDecoded.connect(lambda freqs, mags, probs: (self.spectrum.show_magnitudes(freqs, mags),
                                                               self.bars.show_probabilities(probs)))
         nav.targetShown.connect(self.navigator.show_target)
+        nav.viewChanged.connect(self._show_view)
         nav.noteRendered.connect(self.live.play_rendered)
         self.trajectory.pathShown.connect(self.navigator.show_path)
         self.midi.fileOpened.connect(lambda path, notes, warnings: (self.midi_panel.show_file(path, notes, warnings),
@@ -152,6 +153,7 @@ class MainWindow(QMainWindow):
         self.navigator.pathDrawn.connect(lambda times, points: nav.cursor_latent is not None
                                          and traj.from_stroke(nav.cursor_latent, times, points))
         self.navigator.modDirectionRequested.connect(nav.set_mod_direction)
+        self.navigator.viewRequested.connect(nav.use_view)
         self.picker.picked.connect(nav.pick)
         self.picker.addKeyframe.connect(traj.add_label)
         self.picker.instrumentChanged.connect(self.live.set_instrument)
@@ -212,8 +214,8 @@ class MainWindow(QMainWindow):
         self.model_panel.show_model(session.loaded, session.device.type)
         self.model_label.setText(f"{session.path.parent.name} on {session.device.type}")
         self.setWindowTitle(f"Glissando — {session.path.parent.name}")
-        p = session.loaded.projection
-        self.navigator.set_space(p["points"].float().numpy(), p["point_labels"].numpy(), session.vocabulary)
+        self.navigator.set_views({name: view.title for name, view in session.views.items()}, session.view.name)
+        self._show_view(session.view)
         self.bars.set_vocabulary(session.vocabulary)
         self.picker.set_model(session.instruments, session.dynamics,
                               {i: session.instrument_range(i) for i in session.instruments})
@@ -225,6 +227,12 @@ class MainWindow(QMainWindow):
         self.trajectory.set_session(session)
         self.navigation.set_session(session, self.picker.current() if self.picker.in_range() else None)
         self.sessionReady.emit()
+
+    def _show_view(self, view) -> None:
+        session = self.sessions.current
+        if session is not None:
+            self.navigator.set_space(view.points, view.point_labels, session.vocabulary, view.camera)
+            self.trajectory.refresh()
 
     def _keyframe_selected(self, index: int) -> None:
         keyframes = self.trajectory.document.keyframes

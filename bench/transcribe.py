@@ -1,12 +1,21 @@
 """Transcription speed and accuracy on monophonic melodies rendered from TimGM6mb (a SoundFont the
-default model never heard), against a reference in the same process: nsgt's own (numpy) analysis of
-the same audio, the first step of any transcription.
+default model never heard), against references in the same process: nsgt's own (numpy) analysis of
+the same audio, the first step of any transcription; and, when basic-pitch is installed, basic-pitch
+(Spotify's transcriber, on onnxruntime) transcribing the same files, each after one warm-up file, timed
+alternately with ours: its speed as a ratio, and its note F1 beside ours.
 
     .venv/bin/python bench/transcribe.py [--notes 24] [--memory]
+
+basic-pitch is optional (not in any extra the project installs); it declares TensorFlow, which is not
+needed with onnxruntime:
+    .venv/bin/pip install --no-deps basic-pitch==0.4.0 "resampy==0.4.3" && .venv/bin/pip install onnxruntime
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import logging
 import resource
 import statistics
 import subprocess
@@ -14,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import soundfile as sf
@@ -50,6 +60,26 @@ def memory(renderer, minutes: float) -> None:
         print(f"transcribe {reps * len(one) / SR / 60:.1f} min: peak memory {rss:.0f} MB, {took:.1f} s with start-up")
 
 
+def basic_pitch_model():
+    """basic-pitch's model and its predict function, or None (said in one line) when it cannot run here."""
+    logging.getLogger().setLevel(logging.ERROR)  # it warns at import about each backend it does not find
+    try:
+        from basic_pitch import ICASSP_2022_MODEL_PATH
+        from basic_pitch.inference import Model, predict
+
+        return Model(ICASSP_2022_MODEL_PATH), predict
+    except Exception as exc:  # not installed, or no backend it can run on (onnxruntime)
+        print(f"basic-pitch: not measured ({type(exc).__name__}: {exc}); see this file's docstring to install it")
+        return None
+
+
+def basic_pitch_notes(bp, wav: Path) -> list:
+    model, predict = bp
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints a line per file
+        _, _, events = predict(wav, model)
+    return [SimpleNamespace(start=s, end=e, midi=int(m)) for s, e, m, _, _ in events]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--notes", type=int, default=24)
@@ -58,13 +88,20 @@ def main() -> None:
     args = ap.parse_args()
     renderer = SoundFontRenderer(default_soundfont_paths()["TimGM6mb"])
     session = ModelSession(args.model, device="cpu")
-    rtfs, ratios, f1s = [], [], []
+    bp = basic_pitch_model()
+    rtfs, ratios, f1s, bp_ratios, bp_f1s = [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
+        files = []
         for inst in DEFAULT_INSTRUMENTS:
             events = melody(inst, args.notes)
             audio = renderer.render_sequence(INSTRUMENTS[inst].gm_program, events)
             wav = Path(tmp) / f"{inst}.wav"
             sf.write(str(wav), audio, SR)
+            files.append((inst, events, audio, wav))
+        transcribe(session, files[0][3])  # warm-up, as basic-pitch gets
+        if bp:
+            basic_pitch_notes(bp, files[0][3])
+        for inst, events, audio, wav in files:
             t0 = time.perf_counter()
             notes, _ = transcribe(session, wav)
             took = time.perf_counter() - t0
@@ -75,13 +112,21 @@ def main() -> None:
             rtfs.append(len(audio) / SR / took)
             ratios.append(reference / took)
             f1s.append(f1)
-            print(f"{inst:12} {len(audio) / SR:5.1f} s  {rtfs[-1]:6.1f}x real time  F1 {f1:.3f}  "
-                  f"({len(notes)} notes for {len(events)})")
+            line = (f"{inst:12} {len(audio) / SR:5.1f} s  {rtfs[-1]:6.1f}x real time  F1 {f1:.3f}  "
+                    f"({len(notes)} notes for {len(events)})")
+            if bp:
+                t0 = time.perf_counter()
+                theirs = basic_pitch_notes(bp, wav)
+                bp_ratios.append((time.perf_counter() - t0) / took)  # > 1: ours is faster
+                bp_f1s.append(note_f1(events, theirs))
+                line += f"  | basic-pitch: ours {bp_ratios[-1]:5.2f}x as fast, its F1 {bp_f1s[-1]:.3f}"
+            print(line)
     if args.memory:
         memory(renderer, 30)
     print(f"transcribe: rtf_median={statistics.median(rtfs):.1f} "
           f"speed_vs_numpy_analysis={statistics.median(ratios):.2f} f1_mean={np.mean(f1s):.3f} "
-          f"f1_min={np.min(f1s):.3f}")
+          f"f1_min={np.min(f1s):.3f}" + (f" speed_vs_basic_pitch={statistics.median(bp_ratios):.2f} "
+                                         f"basic_pitch_f1_mean={np.mean(bp_f1s):.3f}" if bp else ""))
 
 
 if __name__ == "__main__":

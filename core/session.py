@@ -15,6 +15,7 @@ from .jobs import GlissandoError
 from .models.modelfile import LoadedModel, load_model
 from .models.vae import CrossModalVAE
 from .units import note_name
+from .views import LatentView, pca_view
 
 BATCH = 8192
 CLOSE_TIMEOUT = 10.0  # seconds close() waits for the calls in progress (docs/threading.md)
@@ -75,6 +76,9 @@ class ModelSession:
         self._instrument_ranges = dict(self.loaded.instrument_ranges)
         self._missing_instruments = list(self.loaded.missing_instruments)
         self._projection = self.loaded.projection
+        # The navigator's views: the file's PCA at once, others added by whoever computes them (views.py).
+        self._views: dict[str, LatentView] = {"pca": pca_view(self._projection)}
+        self._view = self._views["pca"]
         self._label_cache: dict[tuple, np.ndarray] = {}
         self._cache_lock = threading.Lock()
         # Life cycle: _in_flight counts the calls in progress; close() sets _closed, waits for the
@@ -302,6 +306,27 @@ class ModelSession:
     def silence_latent(self) -> np.ndarray:
         return self.label_latent(None, None, None)
 
+    def label_latents(self, label_sets: list[tuple[int, str, str]]) -> np.ndarray:
+        """(N, latent_dim): :meth:`label_latent` of many sounding label sets, the ones not cached yet encoded
+        in one batch (a view of every label set the model knows takes one forward pass, not thousands)."""
+        with self._in_use():
+            with self._cache_lock:
+                missing = sorted({key for key in label_sets if key not in self._label_cache})
+            if missing:
+                self._torch_call("label_latent")
+                labels = []
+                for midi, dynamics, instrument in missing:
+                    pc, octave = midi_to_labels(midi)
+                    labels.append({"pitch_class": pc, "octave": octave, "dynamics": dynamics, "instrument": instrument})
+                with torch.no_grad():
+                    encoded = self._net.encode_symbols(self._net.label_indices(labels))[0].cpu().numpy()
+                with self._cache_lock:
+                    for key, latent in zip(missing, encoded):
+                        latent.setflags(write=False)
+                        self._label_cache.setdefault(key, latent)
+            with self._cache_lock:
+                return np.stack([self._label_cache[key] for key in label_sets])
+
     def label_distribution(self, midi: int, dynamics: str, instrument: str) -> tuple[np.ndarray, np.ndarray]:
         """Mean and standard deviation of the symbol encoder's posterior for one label set."""
         with self._in_use():
@@ -344,11 +369,27 @@ class ModelSession:
     def move_in_view(self, latent: np.ndarray, point_3d: np.ndarray) -> np.ndarray:
         """The latent that projects to ``point_3d`` and differs from ``latent`` only inside the
         navigator's 3-D subspace: what the navigator's cursor becomes when the user moves it."""
-        components = self._projection["components"].numpy()
-        delta = np.asarray(point_3d, dtype=np.float32) - self.project_3d(latent)
-        return (np.asarray(latent, dtype=np.float32) + delta @ components).astype(np.float32)
+        return self._view.move(latent, point_3d)
 
     def project_3d(self, latents: np.ndarray) -> np.ndarray:
-        """Latents -> the navigator's 3-D coordinates (PCA of the training posteriors)."""
-        p = self._projection
-        return (np.asarray(latents) - p["mean"].numpy()) @ p["components"].numpy().T
+        """Latents -> the navigator's 3-D coordinates in the current view (PCA of the training posteriors
+        until another view is chosen)."""
+        return self._view.project(latents)
+
+    @property
+    def view(self) -> LatentView:
+        return self._view
+
+    @property
+    def views(self) -> dict[str, LatentView]:
+        return dict(self._views)
+
+    def add_view(self, view: LatentView) -> None:
+        self._views[view.name] = view
+
+    def use_view(self, name: str) -> LatentView:
+        """Project and move in view ``name`` from now on (every caller of project_3d / move_in_view)."""
+        if name not in self._views:
+            raise GlissandoError(f"the model {self.name} has no view {name!r} (it has {', '.join(self._views)})")
+        self._view = self._views[name]
+        return self._view

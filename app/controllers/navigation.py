@@ -34,6 +34,7 @@ def _decode_view(session: ModelSession, latent: np.ndarray) -> tuple[np.ndarray,
 
 class NavigationController(QObject):
     cursorMoved = Signal(object)  # the cursor's 3-D point, at once
+    viewChanged = Signal(object)  # the LatentView now shown
     cursorDecoded = Signal(object, object, object)  # (bin frequencies, magnitudes, {family: probabilities})
     targetShown = Signal(object)  # 3-D samples of a picked note's posterior
     noteRendered = Signal(object)  # audio of a picked note
@@ -85,6 +86,15 @@ class NavigationController(QObject):
         if play:
             self.live.follow(self.cursor_latent, glide=CURSOR_GLIDE)
         self._throttle.throttle()
+
+    def use_view(self, name: str) -> None:
+        """Show the space through another view; the cursor stays on the same latent."""
+        if self.session is None:
+            return
+        view = self.session.use_view(name)
+        self.viewChanged.emit(view)
+        if self.cursor_latent is not None:
+            self.cursorMoved.emit(self.session.project_3d(self.cursor_latent[None])[0])
 
     def move_to(self, point_3d: np.ndarray) -> None:
         if self.session is not None and self.cursor_latent is not None:

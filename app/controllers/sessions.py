@@ -6,6 +6,7 @@ from typing import Optional
 from PySide6.QtCore import QObject, Signal
 
 from glissando.core.session import ModelSession
+from glissando.core.views import label_view
 
 from ..settings import Settings
 from ..workers import CoreJob, JobRunner
@@ -15,6 +16,10 @@ def _load(path: Optional[str], device: str) -> ModelSession:
     session = ModelSession(path, device)
     # The live engine starts on silence: encoded here, on the loading worker, the GUI thread finds it cached.
     session.silence_latent()
+    # The navigator opens on the view a musician can play (pitch up, instruments across); its label sets are
+    # encoded here too.
+    session.add_view(label_view(session))
+    session.use_view("labels")
     return session
 
 

@@ -64,7 +64,7 @@ class TrajectoryController(QObject):
         self.autosave_timer.setSingleShot(True)
         self.autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
         self.autosave_timer.timeout.connect(self.autosave)
-        self.changed.connect(self._refresh_views)
+        self.changed.connect(self.refresh)
 
     # -- editing ---------------------------------------------------------------------------------------
     def edit(self, after: Trajectory, text: str) -> None:
@@ -170,7 +170,8 @@ class TrajectoryController(QObject):
                          "Play it, retime it, or undo.", False)
 
     # -- views -------------------------------------------------------------------------------------------
-    def _refresh_views(self) -> None:
+    def refresh(self) -> None:
+        """Draw the path and the preview again (after an edit, or when the navigator's view changed)."""
         self.autosave_timer.start()
         s, doc = self.session, self.document
         if s is None or not doc.keyframes:
@@ -206,7 +207,7 @@ class TrajectoryController(QObject):
                 self.notice.emit(f"Restored your trajectory from the last session ({len(restored.keyframes)} "
                                  "keyframes).", False)
                 return
-        self._refresh_views()
+        self.refresh()
 
     # -- files -------------------------------------------------------------------------------------------
     def autosave_path(self) -> Path:

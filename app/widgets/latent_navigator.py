@@ -128,6 +128,7 @@ class LatentNavigator(QWidget):
     keyframeRequested = Signal(object)  # 3-D point of a Ctrl+click: the cursor moves there and becomes a keyframe
     modDirectionRequested = Signal()
     pathDrawn = Signal(object, object)  # (times (N,), 3-D points (N, 3)) of a free-hand stroke
+    viewRequested = Signal(str)  # the name of the view (axes) to show
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -135,7 +136,11 @@ class LatentNavigator(QWidget):
         self.view.setBackgroundColor((18, 18, 24))
         self.colour_box = QComboBox()
         self.colour_box.addItems(list(COLOUR_FAMILIES))
-        self.colour_box.setToolTip("Colour the training points by this label family")
+        self.colour_box.setToolTip("Colour the points by this label family")
+        self.view_box = QComboBox()
+        self.view_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.view_box.setToolTip("The axes: pitch up, instruments across and dynamics in depth (play it like an "
+                                 "instrument), or the principal components of the training sounds")
         self.draw_button = QPushButton("Draw path")
         self.draw_button.setCheckable(True)
         self.draw_button.setToolTip("Drag in the view to draw a free trajectory (replaces the trajectory's keyframes)")
@@ -151,6 +156,8 @@ class LatentNavigator(QWidget):
         hint.setStyleSheet("color: gray")
         hint.setWordWrap(True)
         top = QHBoxLayout()
+        top.addWidget(QLabel("View"))
+        top.addWidget(self.view_box)
         top.addWidget(QLabel("Colour by"))
         top.addWidget(self.colour_box)
         top.addWidget(self.draw_button)
@@ -166,6 +173,7 @@ class LatentNavigator(QWidget):
 
         self._add_items()
 
+        self.camera = (22.0, 35.0)
         self.points = np.zeros((0, 3))
         self.point_labels = np.zeros((0, 4), dtype=int)
         self.vocabulary: dict[str, list[str]] = {}
@@ -174,6 +182,7 @@ class LatentNavigator(QWidget):
         self._stroke_clock = None
 
         self.colour_box.currentTextChanged.connect(self._recolour)
+        self.view_box.activated.connect(lambda i: self.viewRequested.emit(self.view_box.itemData(i)))
         self.draw_button.toggled.connect(self._set_draw_mode)
         self.reset_button.clicked.connect(self.reset_view)
         self.mod_button.clicked.connect(self.modDirectionRequested)
@@ -199,21 +208,32 @@ class LatentNavigator(QWidget):
             self.view.addItem(item)
 
     # -- content -------------------------------------------------------------------------------
-    def set_space(self, points: np.ndarray, point_labels: np.ndarray, vocabulary: dict[str, list[str]]) -> None:
+    def set_space(self, points: np.ndarray, point_labels: np.ndarray, vocabulary: dict[str, list[str]],
+                  camera: tuple[float, float] = (22.0, 35.0)) -> None:
+        """What to draw, and the (elevation, azimuth) it reads best from."""
+        self.camera = camera
         self.points = np.asarray(points, dtype=np.float64)
         self.point_labels = np.asarray(point_labels, dtype=int)
         self.vocabulary = vocabulary
         self._recolour(self.colour_box.currentText())
         self.reset_view()
 
+    def set_views(self, views: dict[str, str], current: str) -> None:
+        """{name: title} of the views the model offers, and the one shown."""
+        self.view_box.clear()
+        for name, title in views.items():
+            self.view_box.addItem(title, name)
+        self.view_box.setCurrentIndex(self.view_box.findData(current))
+
     def reset_view(self) -> None:
         if len(self.points):
             centre = self.points.mean(0)
-            spread = float(np.percentile(np.linalg.norm(self.points - centre, axis=1), 95))
+            spread = float(np.percentile(np.linalg.norm(self.points - centre, axis=1), 99))
             # Far enough back that the cursor is in sight too, wherever the keys took it.
             extent = max(spread, 1.2 * float(np.linalg.norm(self.cursor - centre)))
-            self.view.setCameraPosition(pos=pg.Vector(*centre), distance=3.2 * max(extent, 1e-3), elevation=22,
-                                        azimuth=35)
+            elevation, azimuth = self.camera
+            self.view.setCameraPosition(pos=pg.Vector(*centre), distance=3.2 * max(extent, 1e-3),
+                                        elevation=elevation, azimuth=azimuth)
             self.view.key_step = 0.05 * max(spread, 1e-3)
 
     def colour_family(self) -> str:

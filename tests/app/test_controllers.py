@@ -108,9 +108,8 @@ def test_a_continuous_drag_decodes_throttled_and_ends_on_the_last_position(qtbot
     for i in range(moves):  # a mouse drag: an event every few milliseconds, each moving the cursor a little
         window.navigator.cursorRequested.emit(start + np.array([np.sin(i / 20), np.cos(i / 30), 0.0]))
         qtbot.wait(3)
-    qtbot.waitUntil(lambda: window.navigation._decode.running is None, timeout=5000)
-    qtbot.wait(100)
-    assert 1 < len(decoded) < moves  # the views refresh while dragging, but not once per mouse event
     expected = window.sessions.current.decode_magnitudes(window.navigation.cursor_latent[None])[0]
-    np.testing.assert_allclose(window.spectrum.magnitudes, expected, rtol=1e-4, atol=1e-6)
+    # The views end on the last position (the throttle's trailing decode), whatever the machine's load.
+    qtbot.waitUntil(lambda: np.allclose(window.spectrum.magnitudes, expected, rtol=1e-4, atol=1e-6), timeout=10000)
+    assert 1 < len(decoded) < moves  # the views refresh while dragging, but not once per mouse event
     window.close()
