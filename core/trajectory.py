@@ -1,4 +1,4 @@
-"""A latent trajectory the user edits: keyframes, a duration per segment, an interpolation mode.
+"""A latent trajectory the user edits: keyframes that each hold, then glide to the next, and an interpolation.
 
 Qt-free so that the desktop app, scripts and tests share one document model; the app adds undo,
 autosave and drawing on top of it.
@@ -20,11 +20,25 @@ FORMAT = "glissando-trajectory"
 VERSION = 1
 
 
+GLIDE = 0.3  # seconds a new keyframe takes to glide into the next one, after its hold
+
+
 @dataclass
 class Keyframe:
+    """A point of the path: reached at its marker, held, then left for the next one over ``glide`` seconds.
+
+    ``duration`` is the whole slot, marker to next marker (hold + glide); for the last keyframe, how long it
+    sounds. ``glide`` None: the whole slot is a glide (a drawn stroke, or a file from before holds)."""
+
     latent: np.ndarray  # (latent_dim,) float32
-    duration: float = 1.0  # seconds from this keyframe to the next one; for the last one, how long it holds
+    duration: float = 1.0
     label: Optional[dict] = None  # {"midi", "dynamics", "instrument"} when the keyframe came from a label pick
+    glide: Optional[float] = None
+
+    @property
+    def hold(self) -> float:
+        """Seconds the keyframe's own sound holds from its marker before the glide to the next begins."""
+        return 0.0 if self.glide is None else max(self.duration - self.glide, 0.0)
 
     def describe(self) -> str:
         if self.label:
@@ -37,6 +51,8 @@ class Keyframe:
         d = {"latent": [round(float(v), 6) for v in self.latent], "duration": round(float(self.duration), 6)}
         if self.label:
             d["label"] = dict(self.label)
+        if self.glide is not None:
+            d["glide"] = round(float(self.glide), 6)
         return d
 
 
@@ -50,17 +66,30 @@ class Trajectory:
         return float(sum(k.duration for k in self.keyframes))
 
     def copy(self) -> "Trajectory":
-        keyframes = [Keyframe(k.latent.copy(), k.duration, dict(k.label) if k.label else None) for k in self.keyframes]
+        keyframes = [Keyframe(k.latent.copy(), k.duration, dict(k.label) if k.label else None, k.glide)
+                     for k in self.keyframes]
         return Trajectory(keyframes, self.interpolation)
 
+    def markers(self) -> np.ndarray:
+        """(K,) the time each keyframe's sound is fully reached."""
+        return np.concatenate([[0.0], np.cumsum([k.duration for k in self.keyframes[:-1]])])
+
     def timeline(self) -> tuple[np.ndarray, np.ndarray]:
-        """Times (K+1,) and latents (K+1, D): each keyframe at its start, the last one held to the end."""
+        """Times and latents the interpolation runs through: each keyframe at its marker and again at the end
+        of its hold (so it sounds there, whatever the interpolation), the last one held to the end."""
         if not self.keyframes:
             raise GlissandoError("the trajectory has no keyframes yet: "
                                  "pick a label or click in the navigator to add one")
-        starts = np.concatenate([[0.0], np.cumsum([k.duration for k in self.keyframes])])
-        latents = np.stack([k.latent for k in self.keyframes] + [self.keyframes[-1].latent]).astype(np.float32)
-        return starts, latents
+        times, latents = [], []
+        for start, k in zip(self.markers(), self.keyframes[:-1]):
+            times.append(start)
+            latents.append(k.latent)
+            if k.hold > 0:
+                times.append(start + k.hold)
+                latents.append(k.latent)
+        times += [self.duration - self.keyframes[-1].duration, self.duration]
+        latents += [self.keyframes[-1].latent, self.keyframes[-1].latent]
+        return np.asarray(times, dtype=np.float64), np.stack(latents).astype(np.float32)
 
     def sample(self, frame_rate: float) -> tuple[np.ndarray, np.ndarray]:
         """The path at ``frame_rate`` points per second: (times, latents), for drawing and previews."""
@@ -98,9 +127,12 @@ class Trajectory:
             for i, k in enumerate(d.get("keyframes", [])):
                 latent = np.asarray(k["latent"], dtype=np.float32)
                 duration = float(k["duration"])
+                glide = None if k.get("glide") is None else float(k["glide"])
                 if latent.ndim != 1 or not np.all(np.isfinite(latent)) or not (duration > 0 and np.isfinite(duration)):
                     raise ValueError(f"keyframe {i + 1} is invalid")
-                keyframes.append(Keyframe(latent, duration, k.get("label")))
+                if glide is not None and not (0 <= glide and np.isfinite(glide)):
+                    raise ValueError(f"keyframe {i + 1} has an invalid glide")
+                keyframes.append(Keyframe(latent, duration, k.get("label"), glide))
         except (KeyError, TypeError, ValueError) as exc:
             raise GlissandoError(f"{source}: damaged trajectory ({exc})") from None
         dims = {len(k.latent) for k in keyframes}

@@ -15,7 +15,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from glissando.core.errors import GlissandoError
 from glissando.core.render import render_trajectory, write_wav
 from glissando.core.session import ModelSession
-from glissando.core.trajectory import Keyframe, Trajectory, path_spectrogram, stroke_to_keyframes
+from glissando.core.trajectory import GLIDE, Keyframe, Trajectory, path_spectrogram, stroke_to_keyframes
 
 from ..settings import Settings, data_dir, render_settings
 from ..workers import CoreJob, JobRunner, LatestOnly
@@ -84,7 +84,8 @@ class TrajectoryController(QObject):
         if not 0 <= index < len(self.document.keyframes):
             return
         t = self.document.copy()
-        t.keyframes[index] = Keyframe(np.array(latent, dtype=np.float32), t.keyframes[index].duration)
+        old = t.keyframes[index]
+        t.keyframes[index] = Keyframe(np.array(latent, dtype=np.float32), old.duration, None, old.glide)
         self.edit(t, f"Move keyframe {index + 1}")
         self.selectRequested.emit(index)
 
@@ -110,9 +111,27 @@ class TrajectoryController(QObject):
             self.edit(Trajectory([], self.document.interpolation), "Clear trajectory")
 
     def set_duration(self, index: int, seconds: float) -> None:
+        """The whole slot, marker to next marker; the glide keeps its length while it fits."""
         t = self.document.copy()
         t.keyframes[index].duration = max(MIN_DURATION, float(seconds))
         self.edit(t, f"Retime keyframe {index + 1}")
+
+    def set_hold(self, index: int, seconds: float) -> None:
+        """How long keyframe ``index`` sounds before gliding on; later keyframes move by the difference."""
+        t = self.document.copy()
+        k = t.keyframes[index]
+        glide = k.duration if k.glide is None else k.glide
+        k.glide, k.duration = glide, max(MIN_DURATION, float(seconds) + glide)
+        self.edit(t, f"Hold keyframe {index + 1}")
+
+    def set_glide(self, index: int, seconds: float) -> None:
+        """How long keyframe ``index`` takes to glide into the next; its hold stays."""
+        t = self.document.copy()
+        k = t.keyframes[index]
+        hold = k.hold
+        k.glide = max(0.0, float(seconds))
+        k.duration = max(MIN_DURATION, hold + k.glide)
+        self.edit(t, f"Glide keyframe {index + 1}")
 
     def set_interpolation(self, mode: str) -> None:
         if mode != self.document.interpolation:
@@ -137,18 +156,17 @@ class TrajectoryController(QObject):
         self.edit(t, f"Retime keyframe {index + 1}")
 
     def starts(self) -> list[float]:
-        starts = [0.0]
-        for k in self.document.keyframes[:-1]:
-            starts.append(starts[-1] + k.duration)
-        return starts if self.document.keyframes else []
+        """Each keyframe's marker: where its sound is fully reached."""
+        return [float(t) for t in self.document.markers()] if self.document.keyframes else []
 
     def current(self) -> Optional[Trajectory]:
         return self.document.copy() if self.document.keyframes else None
 
     # -- from the navigator ------------------------------------------------------------------------------
     def add_latent(self, latent: Optional[np.ndarray], label: Optional[dict] = None) -> None:
+        """A keyframe that holds its sound, then glides to the next one over GLIDE seconds."""
         if latent is not None:
-            self.append(Keyframe(np.array(latent, dtype=np.float32), 1.0, label))
+            self.append(Keyframe(np.array(latent, dtype=np.float32), 1.0, label, GLIDE))
 
     def add_label(self, midi: int, dynamics: str, instrument: str) -> None:
         """A keyframe on a label set. Its latent is the model's to compute, on the decoder thread, whose

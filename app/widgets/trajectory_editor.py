@@ -35,8 +35,11 @@ class TrajectoryEditor(QWidget):
     def __init__(self, controller: TrajectoryController, parent=None):
         super().__init__(parent)
         self.controller = controller
-        self.table = QTableWidget(0, 3)
-        self.table.setHorizontalHeaderLabels(["#", "target", "duration (s)"])
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["#", "target", "hold (s)", "glide (s)"])
+        self.table.horizontalHeaderItem(2).setToolTip("How long the keyframe sounds from its marker")
+        self.table.horizontalHeaderItem(3).setToolTip("How long it then takes to glide into the next keyframe "
+                                                      "(with the interpolation chosen above)")
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.verticalHeader().hide()
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -128,10 +131,12 @@ class TrajectoryEditor(QWidget):
             number.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
             target = QTableWidgetItem(k.describe())
             target.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-            duration = QTableWidgetItem(f"{k.duration:.3f}")
+            hold = QTableWidgetItem(f"{k.hold:.3f}")
+            glide = QTableWidgetItem(f"{k.duration if k.glide is None else k.glide:.3f}")
             self.table.setItem(row, 0, number)
             self.table.setItem(row, 1, target)
-            self.table.setItem(row, 2, duration)
+            self.table.setItem(row, 2, hold)
+            self.table.setItem(row, 3, glide)
         self.interpolation.blockSignals(True)
         self.interpolation.setCurrentText(self.document.interpolation)
         self.interpolation.blockSignals(False)
@@ -152,13 +157,13 @@ class TrajectoryEditor(QWidget):
         self.preview.show_markers(self.controller.starts())
 
     def _on_item_changed(self, item: QTableWidgetItem) -> None:
-        if self._updating or item.column() != 2:
+        if self._updating or item.column() not in (2, 3):
             return
         try:
             seconds = float(item.text())
-            if not seconds > 0:
+            if not 0 <= seconds < float("inf"):
                 raise ValueError
         except ValueError:
-            self._refresh()  # not a positive number: show the duration that is still in force
+            self._refresh()  # not a duration: show the one still in force
             return
-        self.controller.set_duration(item.row(), seconds)
+        (self.controller.set_hold if item.column() == 2 else self.controller.set_glide)(item.row(), seconds)
