@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
@@ -21,6 +22,19 @@ from PySide6.QtWidgets import (
 from .spectrogram_view import SpectrogramView
 
 FAMILIES = {"pitch class": "pitch_class", "octave": "octave", "dynamics": "dynamics", "instrument": "instrument"}
+
+
+class _SortableItem(QTableWidgetItem):
+    """Sorts by the value it shows (a time, a MIDI pitch), not by its text."""
+
+    def __init__(self, text: str, key):
+        super().__init__(text)
+        self.key = key
+
+    def __lt__(self, other):
+        if isinstance(other, _SortableItem) and type(self.key) is type(other.key):
+            return self.key < other.key
+        return super().__lt__(other)
 
 
 class TranscriptionPanel(QWidget):
@@ -55,6 +69,10 @@ class TranscriptionPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().hide()
+        # Every column readable without scrolling, and sortable (by time, pitch, instrument, confidence...).
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setSortingEnabled(True)
 
         row = QHBoxLayout()
         row.addWidget(self.open_button)
@@ -111,14 +129,18 @@ class TranscriptionPanel(QWidget):
         self.spectrogram.show_notes([n.start for n in notes], [n.end for n in notes], [n.midi for n in notes])
         if notes:  # frame the notes' register, with an octave of harmonics above
             self.spectrogram.setYRange(min(n.midi for n in notes) - 5, max(n.midi for n in notes) + 17, padding=0)
+        self.table.setSortingEnabled(False)  # filling a sorted table moves rows under the loop
         self.table.setRowCount(len(notes))
         for r, n in enumerate(notes):
             d = n.to_dict()
             conf = min(n.confidence.get("pitch_class", 1.0), n.confidence.get("octave", 1.0))
-            cells = [f"{n.start:.3f}", f"{n.end:.3f}", d["note"], n.dynamics, n.instrument.replace("_", " "),
-                     f"{conf:.2f}"]
-            for c, v in enumerate(cells):
-                self.table.setItem(r, c, QTableWidgetItem(v))
+            cells = [(f"{n.start:.3f}", n.start), (f"{n.end:.3f}", n.end), (d["note"], n.midi),
+                     (n.dynamics, n.dynamics), (n.instrument.replace("_", " "), n.instrument), (f"{conf:.2f}", conf)]
+            for c, (text, key) in enumerate(cells):
+                item = _SortableItem(text, key)
+                item.setData(Qt.ItemDataRole.UserRole, r)  # the note's index, whatever the sorting
+                self.table.setItem(r, c, item)
+        self.table.setSortingEnabled(True)
         self._draw_posteriors()
         self.set_busy(False)
 
@@ -137,6 +159,6 @@ class TranscriptionPanel(QWidget):
     def _focus_note(self) -> None:
         rows = self.table.selectionModel().selectedRows()
         if rows and self.notes:
-            n = self.notes[rows[0].row()]
+            n = self.notes[int(self.table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole))]
             pad = max(0.5, n.duration)
             self.waveform.setXRange(max(0.0, n.start - pad), n.end + pad)

@@ -206,6 +206,9 @@ def test_dropping_a_rendered_melody_shows_its_notes(window, qtbot, renderer, app
     for (start, _, _), note in zip(melody, panel.notes):
         assert abs(note.start - start) < 0.05
     assert panel.posterior_image.image is not None and panel.spectrogram.notes_item is not None
+    panel.table.sortItems(2, Qt.SortOrder.DescendingOrder)  # a click on the "note" header, twice
+    assert [panel.table.item(r, 2).text() for r in range(3)] == ["G5", "E5", "C5"]
+    assert panel.table.item(0, 0).data(Qt.ItemDataRole.UserRole) == 2  # still the third note of the melody
     out = app_env / "melody.mid"
     from glissando.core.transcribe import write_notes
 
