@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint venv default-model model-card clean wheel bundle bundle-smoke
+.PHONY: run test lint fuzz venv default-model model-card clean wheel bundle bundle-smoke
 
 $(STAMP): pyproject.toml setup.py Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,6 +30,12 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest -q tests
+
+# The fuzzers of tests/core/test_fuzz.py (note strings, MIDI, WAV and model files), nightly-style: FUZZ_EXAMPLES
+# examples each instead of make test's 500 (a tenth of them for whole transcriptions), with what they found.
+FUZZ_EXAMPLES ?= 5000
+fuzz: $(STAMP)
+	GLISSANDO_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q tests/core/test_fuzz.py --hypothesis-show-statistics
 
 # The training data: every note of 14 instruments' full ranges at pp / mf / ff from the four banks allowed
 # for training (FluidR3_GM, the csound GM bank, TimGM6mb, GeneralUser GS), each once as the bank gives it

@@ -4,17 +4,54 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
+import math
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, NoReturn, Optional
 
-from .errors import Cancelled, DeviceUnavailable, GlissandoError, OutputExists, UnknownFormat
-from .jobs import atomic_write
+from .errors import BadOutput, Cancelled, DeviceUnavailable, GlissandoError, OutputExists, UnknownFormat, one_line
+from .jobs import atomic_write, check_input, check_output, check_output_folder
 
 FRONTENDS = "glissando.frontends"  # the entry point group front ends register in (pyproject.toml)
 # What the command line adds to core's errors: the flag that answers each.
 FLAG_HINTS = ((OutputExists, "use --force to replace it"), (UnknownFormat, "choose one with --format"),
               (DeviceUnavailable, "use --device cpu or auto"))
+
+# The choices the parser offers, written here rather than imported from the modules that define them
+# (device, render, transcribe, models.vae), which import torch: the parser, and so every refusal of a
+# bad argument, answers in a fraction of a second instead of after torch's 1-3 s import.
+# tests/core/test_bad_input.py checks that each is the same as the module's own.
+DEVICES = ("auto", "cpu", "cuda")  # device.DEVICES
+ARCHITECTURES = ("paper", "conv")  # models.vae.ARCHITECTURES
+OUTPUT_RATES = (22050, 44100)  # render.OUTPUT_RATES
+PHASE_METHODS = ("fast", "gl30")  # render.PHASE_METHODS, RenderSettings.phase the first
+BIT_DEPTHS = ("16", "24", "float")  # render.SUBTYPES
+NOTE_FORMATS = ("json", "csv", "mid")  # transcribe.FORMATS
+DEFAULT_INTERPOLATION = "linear"  # render.RenderSettings.interpolation
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, its refusals on one line: the usage it prints before them is what --help shows."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {one_line(message)} (see {self.prog} --help)\n")
+
+
+def _number(kind: Callable[[str], Any], low: float, high: float, what: str) -> Callable[[str], Any]:
+    """An argparse type: a finite ``kind`` (int or float) from ``low`` to ``high``, described as ``what``
+    in its refusal."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:  # int() also refuses more than 4300 digits
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}; "
+                                             f"give {what}") from None
+        if (isinstance(value, float) and not math.isfinite(value)) or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is out of range; give {what}")
+        return value
+
+    return parse
 
 
 class _Bar:
@@ -25,7 +62,7 @@ class _Bar:
         self.unit = unit
 
     def __call__(self, done: int, total: int, message: str = "") -> None:
-        from tqdm import tqdm
+        from tqdm import tqdm  # imported with the first progress: never before a refusal
 
         bar = self.bar
         if bar is None:
@@ -45,10 +82,17 @@ class _Bar:
 
 
 def _warn(msg: str) -> None:
-    print(f"warning: {msg}", file=sys.stderr)
+    print(f"warning: {one_line(msg)}", file=sys.stderr)
+
+
+def _refuse(exc: GlissandoError) -> None:
+    print(f"glissando: {error_message(exc)}", file=sys.stderr)
 
 
 def cmd_make_dataset(args) -> int:
+    check_output_folder(args.out)  # before the imports below, which load torch
+    for source in (args.soundfont or []) + ([args.csv] if args.csv else []):
+        check_input(source)
     from .data.importers import build_dataset
     from .data.labels import INSTRUMENT_PRESETS
     from .data.soundfont import training_soundfonts
@@ -106,6 +150,7 @@ def _train_config(args):
 
 
 def cmd_train(args) -> int:
+    check_output_folder(args.out)
     from .training.train import train
 
     overrides = {}
@@ -139,6 +184,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_loso(args) -> int:
+    check_output_folder(args.out)
     import numpy as np
 
     from .training.loso import leave_one_source_out
@@ -170,6 +216,10 @@ def cmd_loso(args) -> int:
 
 
 def cmd_model_card(args) -> int:
+    sources = [args.evaluation] + ([args.loso] if args.loso else [])
+    for source in sources:
+        check_input(source)
+    check_output(args.output, force=True, inputs=sources)  # the card is rewritten from its sources
     from .training.card import write_model_card
 
     path = write_model_card(args.model, args.evaluation, args.loso, args.output, command=args.command)
@@ -178,6 +228,8 @@ def cmd_model_card(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    if args.json:
+        check_output(args.json, force=True)  # results are rewritten (make model-card does)
     from .models.modelfile import load_model
     from .training.evaluate import evaluate, format_table
     from .training.train import load_training_data
@@ -234,32 +286,56 @@ def _render_and_write(args, session, notes) -> None:
     print(f"{path}: {len(audio) / session.spectral.sample_rate:.2f} s written")
 
 
-def parse_note_list(text: str, default_instrument: str) -> list:
-    """'C4:mf:1.0 E4:ff:0.5 R:0.25' -> consecutive notes (R is a rest)."""
-    from .midi import Note
+def parse_note_list(text: str, default_instrument: str = "") -> list:
+    """'C4:mf:1.0 E4:ff:0.5 R:0.25' -> consecutive notes (R is a rest), every number checked; notes that
+    name no instrument get ``default_instrument`` ("": the caller gives them one once a model is loaded)."""
+    from .data.labels import DYNAMICS, INSTRUMENTS
+    from .midi import MAX_NOTE_SECONDS, MAX_SECONDS, MIN_NOTE_SECONDS, Note
     from .units import parse_note
 
     notes, now = [], 0.0
     for token in text.split():
         parts = token.split(":")
+        rest = parts[0].upper() == "R"
         try:
-            if parts[0].upper() == "R":
-                now += float(parts[1]) if len(parts) > 1 else 0.5
-                continue
-            midi = parse_note(parts[0])
-            dynamics = parts[1] if len(parts) > 1 and parts[1] else "mf"
-            duration = float(parts[2]) if len(parts) > 2 else 0.5
-            instrument = parts[3] if len(parts) > 3 else default_instrument
-        except (ValueError, IndexError):
+            if len(parts) > (2 if rest else 4):
+                raise ValueError(token)
+            seconds = float(parts[1 if rest else 2]) if len(parts) > (1 if rest else 2) else 0.5
+            midi = 0 if rest else parse_note(parts[0])
+        except ValueError:
             raise GlissandoError(f"--notes: cannot read {token!r} "
                                  "(write NOTE:DYNAMICS:SECONDS, e.g. C4:mf:1.0, or R:0.5 for a rest)") from None
-        if duration <= 0:
-            raise GlissandoError(f"--notes: {token!r} has no duration")
-        notes.append(Note(now, now + duration, midi, dynamics, instrument))
-        now += duration
+        if not (math.isfinite(seconds) and MIN_NOTE_SECONDS <= seconds <= MAX_NOTE_SECONDS):
+            raise GlissandoError(f"--notes: {token!r}: a note or rest lasts from {MIN_NOTE_SECONDS:g} to "
+                                 f"{MAX_NOTE_SECONDS:g} s")
+        if rest:
+            now += seconds
+            continue
+        dynamics = parts[1] if len(parts) > 1 and parts[1] else "mf"
+        instrument = parts[3] if len(parts) > 3 else default_instrument
+        if not 0 <= midi <= 127:
+            raise GlissandoError(f"--notes: {token!r} is outside MIDI's notes (C-1 to G9)")
+        if dynamics not in DYNAMICS:
+            raise GlissandoError(f"--notes: {token!r} has an unknown dynamic {dynamics!r} (use {', '.join(DYNAMICS)})")
+        if len(parts) > 3 and instrument not in INSTRUMENTS:
+            raise GlissandoError(f"--notes: {token!r} names an unknown instrument {instrument!r} "
+                                 f"(Glissando knows {', '.join(INSTRUMENTS)})")
+        notes.append(Note(now, now + seconds, midi, dynamics, instrument))
+        now += seconds
+        if now > MAX_SECONDS:
+            raise GlissandoError(f"--notes: the notes last more than {MAX_SECONDS:g} s, the longest render")
     if not notes:
         raise GlissandoError("--notes: no notes given")
     return notes
+
+
+def _check_instrument_name(name: Optional[str]) -> None:
+    """An --instrument Glissando has never heard of is refused before a model is loaded (the model's own
+    list is checked once it is)."""
+    from .data.labels import INSTRUMENTS
+
+    if name and name not in INSTRUMENTS:
+        raise GlissandoError(f"--instrument {name}: unknown instrument (Glissando knows {', '.join(INSTRUMENTS)})")
 
 
 def _default_instrument(session, wanted):
@@ -271,52 +347,99 @@ def _default_instrument(session, wanted):
 
 
 def cmd_synth(args) -> int:
+    # Everything that can be checked without the model, before loading it: the notes, the output.
+    notes = parse_note_list(args.notes)
+    _check_instrument_name(args.instrument)
+    check_output(args.output, args.force)
     session = _session(args)
-    _render_and_write(args, session, parse_note_list(args.notes, _default_instrument(session, args.instrument)))
+    default = _default_instrument(session, args.instrument)
+    for n in notes:
+        n.instrument = n.instrument or default
+    _render_and_write(args, session, notes)
     return 0
 
 
 def cmd_render_midi(args) -> int:
-    from .midi import notes_for_model
+    from .midi import check_note_times, notes_for_model, parse_midi, read_midi
 
+    # The MIDI file (readable, pitched notes, a length a render can hold) and the output, before the model.
+    parsed = parse_midi(args.input)
+    check_note_times(read_midi(args.input, [], "piano", parsed=parsed), str(args.input))
+    _check_instrument_name(args.instrument)
+    check_output(args.output, args.force, inputs=[args.input])
     session = _session(args)
-    _default_instrument(session, args.instrument)  # an unknown --instrument stops here, before reading
+    _default_instrument(session, args.instrument)  # an unknown --instrument stops here
     ranges = {i: session.instrument_range(i) for i in session.instruments}
     notes = notes_for_model(args.input, session.instruments, session.dynamics, ranges, args.instrument, args.strict,
-                            warn=_warn)
+                            warn=_warn, parsed=parsed)
     _render_and_write(args, session, notes)
     return 0
+
+
+def _transcription_jobs(args) -> tuple[list[tuple[Path, Path, str]], int]:
+    """(input, output, format) of every input that can be transcribed and written, and how many cannot:
+    each of those refused here, on its own line, before the model is loaded."""
+    from .transcribe import check_audio_input, notes_format
+
+    inputs = [Path(p) for p in args.inputs]
+    if len(inputs) > 1:
+        if args.output is None:
+            raise GlissandoError("several inputs: give -o FOLDER for the outputs")
+        out_dir = check_output_folder(args.output)
+        fmt = notes_format(out_dir / "notes", args.format or "json")
+        targets = [out_dir / f"{p.stem}.{fmt}" for p in inputs]
+    else:
+        if args.output and Path(args.output).is_dir():
+            raise BadOutput(args.output, "is a folder; give a file name")
+        fmt = notes_format(args.output, args.format) if args.output else notes_format("notes", args.format or "json")
+        targets = [Path(args.output) if args.output else inputs[0].with_suffix(f".{fmt}")]
+    readable = []
+    for source, target in zip(inputs, targets):
+        try:
+            check_audio_input(source)
+            readable.append((source, target))
+        except GlissandoError as exc:
+            _refuse(exc)
+    if readable and len(inputs) > 1:
+        try:
+            Path(args.output).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BadOutput(args.output, f"cannot be created ({exc.strerror or exc})") from None
+    jobs: list[tuple[Path, Path, str]] = []
+    first_of: dict[Path, Path] = {}  # output -> the input it is for
+    for source, target in readable:
+        try:
+            if target in first_of:
+                raise BadOutput(target, f"is also the output of {first_of[target]}; give the inputs different names")
+            first_of[target] = source
+            check_output(target, args.force, inputs=inputs)
+            jobs.append((source, target, fmt))
+        except GlissandoError as exc:
+            _refuse(exc)
+    return jobs, len(inputs) - len(jobs)
 
 
 def cmd_transcribe(args) -> int:
     from .transcribe import transcribe, write_notes
 
-    inputs = [Path(p) for p in args.inputs]
-    fmt = args.format
-    if len(inputs) > 1:
-        if args.output is None:
-            raise GlissandoError("several inputs: give -o FOLDER for the outputs")
-        out_dir = Path(args.output)
-        if out_dir.exists() and not out_dir.is_dir():
-            raise GlissandoError(f"{out_dir}: several inputs need -o to be a folder")
-        out_dir.mkdir(parents=True, exist_ok=True)
-        fmt = fmt or "json"
-        targets = [out_dir / f"{p.stem}.{fmt}" for p in inputs]
-    else:
-        fmt = fmt or (Path(args.output).suffix.lstrip(".").replace("midi", "mid") if args.output else "json")
-        targets = [Path(args.output) if args.output else inputs[0].with_suffix(f".{fmt}")]
+    jobs, failures = _transcription_jobs(args)
+    if not jobs:
+        return 2
     session = _session(args)  # loaded once for every input
-    failures = 0
-    for source, target in zip(inputs, targets):
+    for source, target, fmt in jobs:
         bar = _Bar("sample")
+
+        def warn(message: str, bar: _Bar = bar) -> None:
+            bar.write(f"warning: {one_line(message)}")
+
         try:
-            notes, _ = transcribe(session, source, progress=bar)
+            notes, _ = transcribe(session, source, progress=bar, warn=warn)
             bar.close()
             write_notes(notes, target, fmt, force=args.force)
             print(f"{source}: {len(notes)} notes -> {target}")
-        except GlissandoError as exc:
+        except GlissandoError as exc:  # this input fails; the others still get their outputs
             bar.close()
-            print(f"glissando: {error_message(exc)}", file=sys.stderr)
+            _refuse(exc)
             failures += 1
     return 2 if failures else 0
 
@@ -341,7 +464,7 @@ def _frontend(name: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="glissando", description="Translate between sound and musical symbols.")
+    p = _Parser(prog="glissando", description="Translate between sound and musical symbols.")
     sub = p.add_subparsers(dest="command", required=True)
     _add_make_dataset(sub)
     _add_training(sub)
@@ -365,9 +488,10 @@ def _add_make_dataset(sub) -> None:
     d.add_argument("--training-banks", action="store_true",
                    help="render from the four banks allowed for training: "
                         "FluidR3_GM, the csound GM bank, TimGM6mb, GeneralUser GS")
-    d.add_argument("--variations", type=int, default=0,
-                   help="augmented renderings per SoundFont note: vibrato, room, EQ, noise (default 0)")
-    d.add_argument("--frames-per-note", type=int, default=24, help="sustained frames kept per note (default 24)")
+    d.add_argument("--variations", type=_number(int, 0, 16, "0 to 16"), default=0,
+                   help="augmented renderings per SoundFont note: vibrato, room, EQ, noise (0-16, default 0)")
+    d.add_argument("--frames-per-note", type=_number(int, 1, 1000, "1 to 1000"), default=24,
+                   help="sustained frames kept per note (1-1000, default 24)")
     d.add_argument("--instruments", help="comma-separated instrument names (default: the preset's)")
     d.add_argument("--preset", choices=list(INSTRUMENT_PRESETS), default="default",
                    help="default: 14 orchestral instruments; paper: flute, violin, alto sax, trumpet, piano")
@@ -381,35 +505,39 @@ def _add_make_dataset(sub) -> None:
 
 
 def _training_options(parser) -> None:
-    from .device import DEVICES
-    from .models.vae import ARCHITECTURES
-
     parser.add_argument("--data", type=Path, required=True, nargs="+",
                         help="data set folder(s); several are combined (same spectral settings and dynamics)")
     parser.add_argument("--device", choices=DEVICES, default="auto")
     parser.add_argument("--arch", choices=ARCHITECTURES, default="conv",
                         help="signal encoder: conv (harmonic-stack convolutions, default) or the paper's MLP")
-    parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--hidden", type=int, help="signal VAE hidden units (paper: 2000)")
-    parser.add_argument("--beta-max", type=float, help="final weight of the KL terms after warm-up")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=_number(int, 1, 100000, "1 to 100000"), default=60,
+                        help="(1-100000, default 60)")
+    parser.add_argument("--batch-size", type=_number(int, 1, 65536, "1 to 65536"), default=256,
+                        help="(1-65536, default 256)")
+    parser.add_argument("--hidden", type=_number(int, 1, 65536, "1 to 65536"),
+                        help="signal VAE hidden units (1-65536; paper: 2000)")
+    parser.add_argument("--beta-max", type=_number(float, 0, 100, "a number from 0 to 100"),
+                        help="final weight of the KL terms after warm-up (0-100)")
+    parser.add_argument("--seed", type=_number(int, 0, 2**32 - 1, "0 to 4294967295"), default=0)
     parser.add_argument("--no-augment", action="store_true", help="no frame augmentation during training")
-    parser.add_argument("--transpose", type=float, default=0.5,
+    parser.add_argument("--transpose", type=_number(float, 0, 1, "a share from 0 to 1"), default=0.5,
                         help="share of training frames transposed by up to --transpose-semitones, "
-                             "relabelled (default 0.5)")
-    parser.add_argument("--transpose-semitones", type=int, default=2, help="largest transposition (default 2)")
-    parser.add_argument("--eq-db", type=float,
-                        help="frame augmentation: random EQ and tilt (dB/octave) up to this (default 1.5)")
-    parser.add_argument("--dropout", type=float, default=0.2, help="dropout in the conv encoder's head (default 0.2)")
+                             "relabelled (0-1, default 0.5)")
+    parser.add_argument("--transpose-semitones", type=_number(int, 0, 12, "0 to 12"), default=2,
+                        help="largest transposition (0-12, default 2)")
+    parser.add_argument("--eq-db", type=_number(float, 0, 24, "a number of dB from 0 to 24"),
+                        help="frame augmentation: random EQ and tilt (dB/octave) up to this (0-24, default 1.5)")
+    parser.add_argument("--dropout", type=_number(float, 0, 0.95, "a number from 0 to 0.95"), default=0.2,
+                        help="dropout in the conv encoder's head (0-0.95, default 0.2)")
 
 
 def _add_training(sub) -> None:
     t = sub.add_parser("train", help="train a cross-modal model on a data set")
     _training_options(t)
     t.add_argument("--out", type=Path, required=True, help="model folder (model.safetensors, checkpoint.pt)")
-    t.add_argument("--symbol-hidden", type=int, help="symbol VAE hidden units (paper: 800)")
-    t.add_argument("--threads", type=int, help="CPU threads for torch")
+    t.add_argument("--symbol-hidden", type=_number(int, 1, 65536, "1 to 65536"),
+                   help="symbol VAE hidden units (1-65536; paper: 800)")
+    t.add_argument("--threads", type=_number(int, 1, 1024, "1 to 1024"), help="CPU threads for torch (1-1024)")
     t.add_argument("--leave-out", action="append", metavar="SOURCE", help="train without this sample set (repeatable)")
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     t.set_defaults(func=cmd_train)
@@ -445,30 +573,36 @@ def _add_evaluation(sub) -> None:
 
 
 def _audio_out_options(parser) -> None:
-    from .device import DEVICES
     from .interpolation import MODES
-    from .render import OUTPUT_RATES, PHASE_METHODS, SUBTYPES, RenderSettings
 
     parser.add_argument("--model", help="model file or folder (default: the shipped model)")
     parser.add_argument("--device", choices=DEVICES, default="auto")
-    parser.add_argument("--interp", choices=MODES, default=RenderSettings.interpolation,
+    parser.add_argument("--interp", choices=MODES, default=DEFAULT_INTERPOLATION,
                         help="how the latent path moves between targets")
-    parser.add_argument("--phase", choices=PHASE_METHODS, default=RenderSettings.phase,
+    parser.add_argument("--phase", choices=PHASE_METHODS, default=PHASE_METHODS[0],
                         help="phase reconstruction: fast (default) or the paper's Griffin-Lim, 30 iterations")
-    parser.add_argument("--rate", type=int, choices=OUTPUT_RATES, default=OUTPUT_RATES[0])
-    parser.add_argument("--bits", choices=list(SUBTYPES), default="16")
+    parser.add_argument("--rate", type=int, choices=OUTPUT_RATES, default=OUTPUT_RATES[0],
+                        help="output sample rate, Hz (default %(default)s)")
+    parser.add_argument("--bits", choices=BIT_DEPTHS, default="16")
     parser.add_argument("--instrument", help="instrument to play (render-midi: for every track)")
-    parser.add_argument("-o", "--output", type=Path, required=True)
+    parser.add_argument("-o", "--output", type=Path, required=True, help="the WAV file to write")
     parser.add_argument("--force", action="store_true", help="replace an existing output file")
 
 
 def _add_audio_out(sub) -> None:
+    from .data.labels import DYNAMICS
+    from .midi import MAX_NOTE_SECONDS, MAX_SECONDS, MIN_NOTE_SECONDS
+
     sy = sub.add_parser("synth", help="render notes written as NOTE:DYNAMICS:SECONDS to a WAV")
-    sy.add_argument("--notes", required=True, help='e.g. "C4:mf:1.0 E4:ff:0.5 R:0.25 G4:pp:1"')
+    sy.add_argument("--notes", required=True,
+                    help='e.g. "C4:mf:1.0 E4:ff:0.5 R:0.25 G4:pp:1"; NOTE from C-1 to G9, DYNAMICS one of '
+                         f'{" ".join(DYNAMICS)} (default mf), SECONDS from {MIN_NOTE_SECONDS:g} to '
+                         f'{MAX_NOTE_SECONDS:g} for a note or a rest (default 0.5), an optional 4th field '
+                         f'INSTRUMENT; the notes end by {MAX_SECONDS:g} s')
     _audio_out_options(sy)
     sy.set_defaults(func=cmd_synth)
 
-    rm = sub.add_parser("render-midi", help="render a MIDI file to a WAV")
+    rm = sub.add_parser("render-midi", help=f"render a MIDI file (up to {MAX_SECONDS:g} s long) to a WAV")
     rm.add_argument("input", type=Path)
     rm.add_argument("--strict", action="store_true", help="refuse notes outside the instrument's trained range")
     _audio_out_options(rm)
@@ -476,14 +610,15 @@ def _add_audio_out(sub) -> None:
 
 
 def _add_transcribe(sub) -> None:
-    from .device import DEVICES
-    from .transcribe import FORMATS
-
-    tr = sub.add_parser("transcribe", help="audio -> notes (JSON, CSV or MIDI)")
+    tr = sub.add_parser("transcribe", help="audio -> notes (JSON, CSV or MIDI)",
+                        description="Audio -> notes. Silent or empty audio gives an empty note list and a "
+                                    "warning. With several inputs, one that cannot be read or written is reported "
+                                    "and the others are still transcribed; the exit status is then 2.")
     tr.add_argument("inputs", nargs="+")
     tr.add_argument("--model")
     tr.add_argument("--device", choices=DEVICES, default="auto")
-    tr.add_argument("--format", choices=FORMATS)
+    tr.add_argument("--format", choices=NOTE_FORMATS,
+                    help="default: the output's suffix; several inputs: json")
     tr.add_argument("-o", "--output", help="output file (one input) or folder (several)")
     tr.add_argument("--force", action="store_true", help="replace existing output files")
     tr.set_defaults(func=cmd_transcribe)
@@ -493,7 +628,7 @@ def error_message(exc: GlissandoError) -> str:
     """The error's message, with the flag that answers it where there is one: core's errors describe
     the problem, only the command line knows its flags."""
     hint = next((h for kind, h in FLAG_HINTS if isinstance(exc, kind)), None)
-    return f"{exc} ({hint})" if hint else str(exc)
+    return one_line(f"{exc} ({hint})" if hint else exc)
 
 
 def main(argv: Optional[list[str]] = None) -> int:

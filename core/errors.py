@@ -12,6 +12,12 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 
+def one_line(text: object) -> str:
+    """Text on one line, its runs of spaces and line breaks made single spaces: a refusal is one line,
+    also where it quotes a library's message (libsndfile, mido and safetensors ones may span several)."""
+    return " ".join(str(text).split())
+
+
 class GlissandoError(Exception):
     """An error caused by the user's input: its message is shown as is, without a traceback."""
 
@@ -26,6 +32,23 @@ class OutputExists(GlissandoError):
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         super().__init__(f"{self.path}: already exists")
+
+
+class BadOutput(GlissandoError):
+    """An output path that cannot or must not be written (a folder, a device, a missing or read-only
+    folder, a system folder, one of the inputs): found before any work, whatever ``force`` says."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        self.path, self.reason = Path(path), reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class BadInput(GlissandoError):
+    """An input file that cannot be read at all (missing, a folder, a device or pipe, no permission)."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        self.path, self.reason = Path(path), reason
+        super().__init__(f"{self.path}: {reason}")
 
 
 class UnknownFormat(GlissandoError):

@@ -1,16 +1,24 @@
 """MIDI files <-> timed notes (mido)."""
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
 from .data.labels import DYNAMICS_VELOCITY, instrument_for_program, velocity_to_dynamics
-from .jobs import GlissandoError, atomic_write
+from .errors import one_line
+from .jobs import GlissandoError, atomic_write, check_input
 from .units import note_name
 
 DRUM_CHANNEL = 9
+# The longest piece rendered (seconds, to the end of its last note): a render holds a few arrays of the
+# whole piece in memory (about 1.5 GB for half an hour) and takes a minute or more per half hour on 2 cores.
+MAX_SECONDS = 1800.0
+# The shortest and longest note or rest in a written note list (synth's NOTE:DYNAMICS:SECONDS), seconds:
+# a note shorter than its 10 ms attack is a click.
+MIN_NOTE_SECONDS, MAX_NOTE_SECONDS = 0.01, 600.0
 
 
 @dataclass
@@ -38,39 +46,38 @@ class Note:
         return d
 
 
-def read_midi(path: str | os.PathLike, known_instruments: list[str], fallback_instrument: str,
-              dynamics_vocabulary: Optional[list[str]] = None,
-              warn: Callable[[str], None] = lambda m: None) -> list[Note]:
-    """Notes of a MIDI file, in seconds (tempo changes applied), sorted by start.
+@dataclass
+class MidiNotes:
+    """The pitched notes of a MIDI file as it holds them, before a model gives them instruments and
+    dynamics: (start s, end s, MIDI note, velocity, the channel's GM program or None), sorted by start."""
+    path: Path
+    events: list[tuple[float, float, int, int, Optional[int]]]
+    drums: int  # drum notes (channel 10), ignored
 
-    A channel's program picks the instrument when the model knows it, else ``fallback_instrument``;
-    velocity picks the nearest dynamic the model knows; drums are ignored with a warning.
-    """
+
+def parse_midi(path: str | os.PathLike) -> MidiNotes:
+    """Read a MIDI file's pitched notes, in seconds (tempo changes applied); a GlissandoError naming the
+    file when it cannot be read or holds no pitched note. Needs no model: a command checks its input
+    with it before loading one."""
     import mido
 
-    path = Path(path)
-    if not path.exists():
-        raise GlissandoError(f"{path}: no such file")
+    path = check_input(path)
     try:
         mid = mido.MidiFile(str(path))
         messages = list(mid)  # merged tracks, .time in seconds with every tempo change applied
-    except Exception as exc:  # mido raises OSError, EOFError, ValueError... for damaged files
-        raise GlissandoError(f"{path}: not a readable MIDI file ({exc})") from None
+    except Exception as exc:  # mido raises OSError, EOFError, ValueError, KeyError... for damaged files
+        why = one_line(exc) or ("it ends too early" if isinstance(exc, EOFError) else type(exc).__name__)
+        raise GlissandoError(f"{path}: not a readable MIDI file ({why})") from None
     programs: dict[int, int] = {}
     open_notes: dict[tuple[int, int], tuple[float, int]] = {}
-    notes: list[Note] = []
+    events: list[tuple[float, float, int, int, Optional[int]]] = []
     drums = 0
     now = 0.0
-
-    def instrument_of(channel: int) -> str:
-        name = instrument_for_program(programs[channel]) if channel in programs else None
-        return name if name in known_instruments else fallback_instrument
 
     def close(channel: int, pitch: int, at: float) -> None:
         start, velocity = open_notes.pop((channel, pitch))
         if at > start:
-            dynamics = velocity_to_dynamics(velocity, dynamics_vocabulary)
-            notes.append(Note(start, at, pitch, dynamics, instrument_of(channel), velocity))
+            events.append((start, at, pitch, velocity, programs.get(channel)))
 
     for msg in messages:
         now += msg.time
@@ -89,11 +96,45 @@ def read_midi(path: str | os.PathLike, known_instruments: list[str], fallback_in
                 close(msg.channel, msg.note, now)
     for (channel, pitch) in list(open_notes):
         close(channel, pitch, now)
-    if drums:
-        warn(f"{path}: {drums} drum note(s) on channel 10 ignored")
-    if not notes:
-        raise GlissandoError(f"{path}: the MIDI file has no notes" + (" (only drums)" if drums else ""))
-    return sorted(notes, key=lambda n: (n.start, n.midi))
+    if not math.isfinite(now):
+        raise GlissandoError(f"{path}: not a readable MIDI file (its timing is damaged)")
+    if not events:
+        raise GlissandoError(f"{path}: the MIDI file has no pitched notes (only drums, on channel 10)" if drums
+                             else f"{path}: the MIDI file has no notes")
+    return MidiNotes(path, sorted(events, key=lambda e: (e[0], e[2])), drums)
+
+
+def read_midi(path: str | os.PathLike, known_instruments: list[str], fallback_instrument: str,
+              dynamics_vocabulary: Optional[list[str]] = None,
+              warn: Callable[[str], None] = lambda m: None, parsed: Optional[MidiNotes] = None) -> list[Note]:
+    """Notes of a MIDI file, in seconds (tempo changes applied), sorted by start (``parsed``: the file
+    as parse_midi read it, not read again).
+
+    A channel's program picks the instrument when the model knows it, else ``fallback_instrument``;
+    velocity picks the nearest dynamic the model knows; drums are ignored with a warning.
+    """
+    midi = parsed if parsed is not None else parse_midi(path)
+    if midi.drums:
+        warn(f"{midi.path}: {midi.drums} drum note(s) on channel 10 ignored")
+
+    def instrument_of(program: Optional[int]) -> str:
+        name = instrument_for_program(program) if program is not None else None
+        return name if name in known_instruments else fallback_instrument
+
+    return [Note(start, end, pitch, velocity_to_dynamics(velocity, dynamics_vocabulary), instrument_of(program),
+                 velocity) for start, end, pitch, velocity, program in midi.events]
+
+
+def check_note_times(notes: list[Note], source: str, longest: float = MAX_SECONDS) -> None:
+    """Refuse notes a render cannot hold: times not finite, negative or in the wrong order, or a piece
+    ending after ``longest`` seconds."""
+    for n in notes:
+        if not (math.isfinite(n.start) and math.isfinite(n.end) and 0 <= n.start < n.end):
+            raise GlissandoError(f"{source}: a note from {n.start} s to {n.end} s (times must be finite, "
+                                 "from 0 s, and end after they start)")
+    end = max((n.end for n in notes), default=0.0)
+    if end > longest:
+        raise GlissandoError(f"{source}: lasts {end:.0f} s, longer than the longest render ({longest:.0f} s)")
 
 
 def fit_to_range(notes: list[Note], ranges: dict[str, tuple[int, int]], strict: bool, source: str,
@@ -129,6 +170,8 @@ def write_midi(notes: list[Note], path: str | os.PathLike, tempo_bpm: float = 12
     tempo = mido.bpm2tempo(tempo_bpm)
     mid = mido.MidiFile(ticks_per_beat=ticks_per_beat)
     instruments = sorted({n.instrument for n in notes})
+    if not notes:  # an empty transcription: one track with the tempo, which every reader takes
+        mid.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=tempo, time=0)]))
     for channel, inst in enumerate(instruments):
         channel = channel if channel < DRUM_CHANNEL else channel + 1
         track = mido.MidiTrack()
@@ -155,15 +198,16 @@ def write_midi(notes: list[Note], path: str | os.PathLike, tempo_bpm: float = 12
 
 def notes_for_model(path: str | os.PathLike, instruments: list[str], dynamics: list[str],
                     ranges: dict[str, tuple[int, int]], instrument: Optional[str] = None, strict: bool = False,
-                    warn: Callable[[str], None] = lambda m: None) -> list[Note]:
+                    warn: Callable[[str], None] = lambda m: None, parsed: Optional[MidiNotes] = None) -> list[Note]:
     """A MIDI file's notes, ready for a model that knows ``instruments``: ``instrument`` (when given)
     plays every track, else each track's program picks one (piano, or the first known, when none fits);
-    notes outside an instrument's range move by octaves, or are refused with ``strict``."""
+    notes outside an instrument's range move by octaves, or are refused with ``strict`` (``parsed``: the
+    file as parse_midi read it, not read again)."""
     if instrument is not None and instrument not in instruments:
         raise GlissandoError(f"the model does not know the instrument {instrument!r} "
                              f"(it knows {', '.join(instruments)})")
     fallback = instrument or ("piano" if "piano" in instruments else instruments[0])
-    notes = read_midi(path, instruments, fallback, dynamics, warn=warn)
+    notes = read_midi(path, instruments, fallback, dynamics, warn=warn, parsed=parsed)
     if instrument is not None:
         for n in notes:
             n.instrument = instrument

@@ -17,10 +17,9 @@ from typing import Callable, Iterator, Optional, Sequence
 import numpy as np
 import torch
 
-from .errors import OutputExists
 from .interpolation import interpolate
-from .jobs import CancelFn, GlissandoError, ProgressFn, atomic_write, check_cancel, no_progress
-from .midi import Note
+from .jobs import CancelFn, GlissandoError, ProgressFn, atomic_write, check_cancel, check_output, no_progress
+from .midi import Note, check_note_times
 from .session import ModelSession
 from .spectral import SAMPLE_RATE, NSGTransform, griffin_lim
 from .spectral.phase import phase_locked_init, steady_loop
@@ -360,6 +359,7 @@ def render_notes(session: ModelSession, notes: list[Note], settings: Optional[Re
     settings = _with_block(settings, session)
     if not notes:
         raise GlissandoError("nothing to render: no notes")
+    check_note_times(notes, "the piece")  # never a render of nan or days of audio (the command line checks first)
     if settings.phase not in PHASE_METHODS:
         raise GlissandoError(f"unknown phase method {settings.phase!r} (use {', '.join(PHASE_METHODS)})")
     for n in notes:
@@ -405,9 +405,7 @@ def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int = SAM
     """Write audio atomically; an existing file is replaced only with ``force`` (else OutputExists)."""
     import soundfile as sf
 
-    path = Path(path)
-    if path.exists() and not force:
-        raise OutputExists(path)
+    path = check_output(path, force)  # the command line checks before rendering; this is the last line of defence
     if out_rate not in OUTPUT_RATES:
         rates = " or ".join(map(str, OUTPUT_RATES))
         raise GlissandoError(f"{path}: output sample rate must be {rates}, not {out_rate}")
@@ -421,8 +419,6 @@ def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int = SAM
     peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
     if peak > 0.999:  # never clip; quieter material is left at the level the model decoded
         audio = audio * (0.999 / peak)
-    if not path.parent.exists():
-        raise GlissandoError(f"{path}: the folder {path.parent} does not exist")
     try:
         with atomic_write(path, suffix=".tmp.wav") as tmp:
             sf.write(str(tmp), audio.astype(np.float32), out_rate, subtype=SUBTYPES[bit_depth], format="WAV")

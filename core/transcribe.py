@@ -7,22 +7,24 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
-import torch
 
 from .data.labels import OCTAVES, PITCH_CLASSES, SILENT
-from .errors import OutputExists, UnknownFormat
-from .jobs import CancelFn, GlissandoError, ProgressFn, atomic_write, check_cancel, no_progress
+from .errors import UnknownFormat, one_line
+from .jobs import CancelFn, GlissandoError, ProgressFn, atomic_write, check_cancel, check_output, no_progress
 from .midi import Note, write_midi
-from .session import ModelSession
 from .spectral import NSGTransform, to_mono_22k
-from .spectral.nsgt_frames import audio_file_info
-from .spectral.torch_nsgt import TorchNSGT
+from .spectral.nsgt_frames import EmptyAudio, audio_file_info
 from .units import hz_to_midi, midi_to_hz
 
+if TYPE_CHECKING:  # torch is imported where a transcription runs: the command line checks its inputs without it
+    from .session import ModelSession
+    from .spectral.torch_nsgt import TorchNSGT
+
 FORMATS = ("json", "csv", "mid")
+SILENCE_PEAK = 1e-4  # -80 dBFS: audio whose every sample is quieter holds no notes
 
 
 @dataclass
@@ -56,11 +58,15 @@ class Posteriors:
     # None: onsets from the level alone, and repeated notes of one pitch stay merged.
     bands: Optional[np.ndarray] = None
     band_low: int = 0
+    # No sound at all: an empty file, or every sample below SILENCE_PEAK. Its notes are none.
+    silent: bool = False
 
 
 def _block_frames(audio: np.ndarray, transform: NSGTransform, tn: TorchNSGT, step: int, floor: float):
     """Log-magnitude frames every ``step`` NSGT frames of audio (at the transform's rate), with their times,
     from half-overlapping blocks whose central frames are kept (block edges wrap around)."""
+    import torch
+
     L, hop = transform.length, transform.length // 2
     # Pad a quarter block on both sides: the first and last kept frames would otherwise see the
     # other end of the block, wrapped around by the circular transform.
@@ -115,14 +121,23 @@ def frame_posteriors(session: ModelSession, path: str | os.PathLike, settings: O
     the defaults)."""
     import soundfile as sf
 
+    from .spectral.torch_nsgt import TorchNSGT
+
     if settings is None:
         settings = TranscribeSettings()
 
     path = Path(path)
-    info = audio_file_info(path)
+    try:
+        info = audio_file_info(path)
+    except EmptyAudio:
+        info = None
+    transform = NSGTransform.for_length(session.spectral.block, session.spectral)
+    band_starts, band_low = _semitone_starts(transform.frequencies)
+    if info is None:  # no samples: no frames, and no notes
+        return Posteriors(np.zeros(0), {f: np.zeros((0, len(v)), np.float32) for f, v in session.vocabulary.items()},
+                          np.zeros(0), np.zeros((0, len(band_starts)), np.float16), band_low, silent=True)
     sr_in = info.samplerate
     sr = session.spectral.sample_rate
-    transform = NSGTransform.for_length(session.spectral.block, session.spectral)
     tn = TorchNSGT.for_transform(transform)
     chunk = int(settings.chunk_seconds * sr_in)
     margin = int(2.0 * sr_in)  # resampling and block edges settle within this
@@ -130,11 +145,14 @@ def frame_posteriors(session: ModelSession, path: str | os.PathLike, settings: O
     all_level: list[np.ndarray] = []
     all_bands: list[np.ndarray] = []
     probs: Optional[dict[str, list[np.ndarray]]] = None
-    band_starts, band_low = _semitone_starts(transform.frequencies)
     cfg = session.spectral
     high_bins = int(np.ceil(cfg.bins_per_octave * np.log2(400.0 / cfg.fmin)))
     peak = 0.0
-    with sf.SoundFile(str(path)) as fh:
+    try:
+        fh = sf.SoundFile(str(path))
+    except Exception as exc:  # changed since audio_file_info read its header
+        raise GlissandoError(f"{path}: not a readable audio file ({one_line(exc)})") from None
+    with fh:
         for start in range(0, info.frames, chunk):
             check_cancel(cancel)
             session.check_open()  # closed under the job: end with its message (docs/threading.md)
@@ -143,7 +161,7 @@ def frame_posteriors(session: ModelSession, path: str | os.PathLike, settings: O
             try:
                 raw = fh.read(min(info.frames, start + chunk + margin) - lo, dtype="float32", always_2d=True)
             except Exception as exc:
-                raise GlissandoError(f"{path}: the audio data is damaged ({exc})") from None
+                raise GlissandoError(f"{path}: the audio data is damaged ({one_line(exc)})") from None
             if not np.all(np.isfinite(raw)):
                 raise GlissandoError(f"{path}: the audio contains invalid (NaN or infinite) samples")
             peak = max(peak, float(np.abs(raw).max()) if raw.size else 0.0)
@@ -161,11 +179,9 @@ def frame_posteriors(session: ModelSession, path: str | os.PathLike, settings: O
             all_level.append(20 * np.log10(np.maximum(np.exp(high) - session.spectral.log_floor, 0).sum(1) + 1e-9))
             all_bands.append(np.maximum.reduceat(frames, band_starts, axis=1).astype(np.float16))
             progress(min(start + chunk, info.frames), info.frames, "transcribing")
-    if peak < 1e-4:
-        raise GlissandoError(f"{path}: the audio is silent")
-    assert probs is not None  # not silent: at least one chunk was read
+    assert probs is not None  # the file has samples: at least one chunk was read
     return Posteriors(np.concatenate(all_times), {f: np.concatenate(v) for f, v in probs.items()},
-                      np.concatenate(all_level), np.concatenate(all_bands), band_low)
+                      np.concatenate(all_level), np.concatenate(all_bands), band_low, silent=peak < SILENCE_PEAK)
 
 
 def _majority(labels: np.ndarray, width: int) -> np.ndarray:
@@ -428,9 +444,9 @@ def posteriors_to_notes(session: ModelSession, post: Posteriors,
     """The notes of frame posteriors (``settings`` None: the defaults)."""
     if settings is None:
         settings = TranscribeSettings()
-    labels = _frame_labels(session, post, settings)
-    if len(post.times) < 2:
+    if post.silent or len(post.times) < 2:
         return []
+    labels = _frame_labels(session, post, settings)
     dt = float(np.median(np.diff(post.times)))
     runs = _label_runs(labels)
     bands = _Bands(post) if post.bands is not None else None
@@ -465,25 +481,45 @@ def _phrase_instruments(notes: list[Note], probs: list[np.ndarray], names: list[
 
 
 def transcribe(session: ModelSession, path: str | os.PathLike, settings: Optional[TranscribeSettings] = None,
-               progress: ProgressFn = no_progress, cancel: Optional[CancelFn] = None) -> tuple[list[Note], Posteriors]:
+               progress: ProgressFn = no_progress, cancel: Optional[CancelFn] = None,
+               warn: Callable[[str], None] = lambda m: None) -> tuple[list[Note], Posteriors]:
     """The notes of an audio file, and the frame posteriors they were read from (``settings`` None: the
-    defaults)."""
+    defaults). An empty or silent file has no notes: a correct answer, said through ``warn``."""
     if settings is None:
         settings = TranscribeSettings()
+    missing = [p for p in PITCH_CLASSES if p not in session.vocabulary["pitch_class"]]
+    if missing:  # a model trained on a few notes renders them, but cannot name every pitch it hears
+        raise GlissandoError(f"{session.path}: the model was trained without the pitch classes {', '.join(missing)}; "
+                             "it cannot transcribe")
     post = frame_posteriors(session, path, settings, progress, cancel)
+    if post.silent:
+        warn(f"{path}: the audio {'file is empty' if len(post.times) == 0 else 'is silent'}; no notes")
     return posteriors_to_notes(session, post, settings), post
+
+
+def check_audio_input(path: str | os.PathLike) -> Path:
+    """Refuse an input transcribe cannot read, before a model is loaded: missing, a folder or device,
+    not audio, a damaged header (an empty file is fine: it has no notes)."""
+    try:
+        audio_file_info(Path(path))
+    except EmptyAudio:
+        pass
+    return Path(path)
+
+
+def notes_format(path: str | os.PathLike, fmt: Optional[str] = None) -> str:
+    """The note format to write to ``path``: ``fmt``, else the one its suffix names (UnknownFormat if none)."""
+    path = Path(path)
+    found = fmt or {".json": "json", ".csv": "csv", ".mid": "mid", ".midi": "mid"}.get(path.suffix.lower())
+    if found not in FORMATS:
+        raise UnknownFormat(path, FORMATS, fmt)
+    return found
 
 
 def write_notes(notes: list[Note], path: str | os.PathLike, fmt: Optional[str] = None, force: bool = False) -> Path:
     path = Path(path)
-    given = fmt
-    fmt = fmt or {".json": "json", ".csv": "csv", ".mid": "mid", ".midi": "mid"}.get(path.suffix.lower())
-    if fmt not in FORMATS:
-        raise UnknownFormat(path, FORMATS, given)
-    if path.exists() and not force:
-        raise OutputExists(path)
-    if not path.parent.exists():
-        raise GlissandoError(f"{path}: the folder {path.parent} does not exist")
+    fmt = notes_format(path, fmt)
+    check_output(path, force)  # the command line checks before transcribing; this is the last line of defence
     try:
         if fmt == "mid":
             write_midi(notes, path)
@@ -506,4 +542,6 @@ def write_notes(notes: list[Note], path: str | os.PathLike, fmt: Optional[str] =
                 tmp.write_text(buf.getvalue())
     except PermissionError:
         raise GlissandoError(f"{path}: cannot be written (permission denied)") from None
+    except OSError as exc:
+        raise GlissandoError(f"{path}: cannot be written ({exc.strerror or exc})") from None
     return path

@@ -4,15 +4,18 @@ navigator's 3-D projection, training facts). Loading it never executes code."""
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Optional
 
 import torch
 
-from ..jobs import GlissandoError, atomic_write
+from ..data.labels import DYNAMICS, FAMILIES, OCTAVES, PITCH_CLASSES, SILENT
+from ..errors import one_line
+from ..jobs import GlissandoError, atomic_write, check_input
 from ..spectral import SpectralConfig
-from .vae import CrossModalVAE, ModelConfig
+from .vae import ARCHITECTURES, CrossModalVAE, ModelConfig
 
 FORMAT_NAME = "glissando-model"
 FORMAT_VERSION = 1
@@ -91,23 +94,153 @@ def read_metadata(path: Path) -> dict:
     if not path.exists():
         raise ModelFileError(f"{path}: no such model file")
     try:
+        check_input(path)  # a folder, a pipe (reading one would block) or no permission
+    except GlissandoError as exc:
+        raise ModelFileError(str(exc)) from None
+    try:
         with safe_open(str(path), framework="pt") as fh:
             raw = (fh.metadata() or {}).get("glissando")
     except Exception as exc:  # safetensors raises its own error types for anything not a safetensors file
-        raise ModelFileError(f"{path}: not a Glissando model (not a valid safetensors file: {exc})") from None
+        raise ModelFileError(f"{path}: not a Glissando model (not a valid safetensors file: {one_line(exc)[:200]})") \
+            from None
     if raw is None:
         raise ModelFileError(f"{path}: not a Glissando model (a safetensors file from another program)")
     try:
         meta = json.loads(raw)
-    except ValueError:
-        raise ModelFileError(f"{path}: the model's metadata is damaged") from None
+    except (ValueError, RecursionError):
+        raise ModelFileError(f"{path}: the model's metadata is damaged (not JSON)") from None
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{path}: the model's metadata is damaged (not a JSON object)")
     if meta.get("format") != FORMAT_NAME:
-        raise ModelFileError(f"{path}: not a Glissando model (format {meta.get('format')!r})")
+        raise ModelFileError(f"{path}: not a Glissando model (format {one_line(repr(meta.get('format')))[:80]})")
     version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ModelFileError(f"{path}: the model's metadata is damaged (format version "
+                             f"{one_line(repr(version))[:80]})")
+    if version > FORMAT_VERSION:
         raise ModelFileError(f"{path}: model format version {version} is newer than this Glissando reads "
                              f"(up to {FORMAT_VERSION}); update Glissando")
+    problem = _config_problem(meta.get("config")) or _spectral_problem(meta.get("spectral"), meta["config"]) \
+        or _info_problem(meta.get("info", {}))
+    if problem:
+        raise ModelFileError(f"{path}: the model's metadata is damaged ({problem})")
     return meta
+
+
+# Bounds of the model settings a file may hold (each int setting not named here: 1-65536): a damaged
+# file must not make the loader build a network of billions of weights or thousands of layers.
+_INT_LIMITS = {"n_bins": 4096, "latent_dim": 4096, "bins_per_octave": 192, "signal_layers": 16, "symbol_layers": 16,
+               "conv_channels": 1024}
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: object) -> bool:
+    return _is_int(v) or (isinstance(v, float) and math.isfinite(v))
+
+
+def _config_problem(config: object) -> Optional[str]:
+    """What is wrong with a file's model settings, None if nothing is."""
+    if not isinstance(config, dict):
+        return "no model settings"
+    fields = ModelConfig.__dataclass_fields__
+    unknown = sorted(set(config) - set(fields))
+    if unknown:
+        return f"unknown model setting {one_line(unknown[0])[:40]!r}"
+    defaults = ModelConfig()
+    for name, value in config.items():
+        default = getattr(defaults, name)
+        if name == "vocabulary":
+            problem = _vocabulary_problem(value)
+            if problem:
+                return problem
+        elif name == "arch":
+            if value not in ARCHITECTURES:
+                return f"unknown architecture {one_line(repr(value))[:40]}"
+        elif _is_int(default):
+            if not _is_int(value) or not 1 <= value <= _INT_LIMITS.get(name, 65536):
+                return f"{name} {one_line(repr(value))[:40]}"
+        elif isinstance(default, float):
+            if not _is_number(value) or value < 0 or (name == "dropout" and value >= 1):
+                return f"{name} {one_line(repr(value))[:40]}"
+    if "vocabulary" not in config:
+        return "no label vocabulary"
+    return None
+
+
+def _vocabulary_problem(vocabulary: object) -> Optional[str]:
+    if not isinstance(vocabulary, dict) or set(vocabulary) != set(FAMILIES):
+        return "label vocabulary"
+    allowed = {"pitch_class": PITCH_CLASSES, "octave": OCTAVES, "dynamics": DYNAMICS, "instrument": None}
+    for family, labels in vocabulary.items():
+        if not isinstance(labels, list) or len(labels) < 2 or labels[-1] != SILENT \
+                or not all(isinstance(v, str) and 0 < len(v) <= 64 for v in labels) or len(set(labels)) != len(labels):
+            return f"{family} labels"
+        known = allowed[family]
+        if known is not None and not set(labels[:-1]) <= set(known):
+            return f"{family} labels"
+    return None
+
+
+def _spectral_problem(spectral: object, config: dict) -> Optional[str]:
+    """What is wrong with a file's spectral settings (checked against its model settings), None if nothing."""
+    if not isinstance(spectral, dict):
+        return "no spectral settings"
+    cfg = {**SpectralConfig().to_dict(), "block": 32768, **spectral}  # files from before ``block`` was stored
+    rate, fmin, fmax, bpo, floor, block = (cfg[k] for k in ("sample_rate", "fmin", "fmax", "bins_per_octave",
+                                                            "log_floor", "block"))
+    if not _is_int(rate) or not 8000 <= rate <= 192000:
+        return "spectral sample_rate"
+    if not (_is_number(fmin) and _is_number(fmax) and 1.0 <= fmin < fmax <= rate / 2):
+        return "spectral fmin / fmax"
+    if not _is_int(bpo) or not 1 <= bpo <= 192 or bpo != config.get("bins_per_octave", ModelConfig.bins_per_octave):
+        return "spectral bins_per_octave"
+    if not _is_number(floor) or not 0 < floor < 1:
+        return "spectral log_floor"
+    if not _is_int(block) or not 1024 <= block <= 1 << 20 or block % 2:
+        return "spectral block"
+    # nsgt's OctScale: one bin per step of 1/bpo octave from fmin to fmax, both included.
+    if int(math.ceil(math.log2(fmax / fmin) * bpo)) + 1 != config.get("n_bins", ModelConfig.n_bins):
+        return "the spectral settings do not give the model's n_bins"
+    return None
+
+
+def _info_problem(info: object) -> Optional[str]:
+    """What is wrong with a file's facts: the instrument ranges must be notes of the octaves 0-8, the
+    only ones labelled (data.labels.midi_to_labels)."""
+    if not isinstance(info, dict):
+        return "info"
+    ranges = info.get("instrument_ranges", {})
+    if not isinstance(ranges, dict):
+        return "instrument ranges"
+    for name, span in ranges.items():
+        if not (isinstance(span, list) and len(span) == 2 and all(_is_int(v) for v in span)
+                and 12 <= span[0] <= span[1] <= 119):
+            return f"instrument range of {one_line(name)[:40]!r}"
+    if not isinstance(info.get("training", {}), dict):
+        return "training facts"
+    return None
+
+
+def _check_weights(path: Path, config: ModelConfig) -> None:
+    """The file's tensors are the ones its config builds, names and shapes (read from the header, and
+    the network built without memory on torch's meta device): a config that does not match its weights,
+    however large it says the network is, is refused before anything is allocated."""
+    from safetensors import safe_open
+
+    try:
+        with torch.device("meta"):
+            skeleton = CrossModalVAE(config)
+    except Exception as exc:  # settings in range that still do not build a network
+        raise ModelFileError(f"{path}: the model's metadata is damaged ({one_line(exc)[:200]})") from None
+    expected = {f"model.{k}": tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    with safe_open(str(path), framework="pt") as fh:
+        found = {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys() if k.startswith("model.")}
+    if found != expected:
+        wrong = sorted(set(found) ^ set(expected)) or sorted(k for k in found if found[k] != expected[k])
+        raise ModelFileError(f"{path}: the model's weights do not match its config ({wrong[0][len('model.'):]})")
 
 
 def load_model(path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> LoadedModel:
@@ -115,15 +248,16 @@ def load_model(path: str | os.PathLike | None = None, device: str | torch.device
 
     path = resolve_model_path(path) if path is not None else default_model_path()
     meta = read_metadata(path)
+    config = ModelConfig.from_dict(meta["config"])
+    _check_weights(path, config)
     try:
-        config = ModelConfig.from_dict(meta["config"])
         tensors = load_file(str(path), device="cpu")
         model = CrossModalVAE(config)
         state = {k[len("model."):]: v.float() if v.is_floating_point() else v
                  for k, v in tensors.items() if k.startswith("model.")}
         model.load_state_dict(state)
     except Exception as exc:
-        raise ModelFileError(f"{path}: the model's weights do not match its config ({exc})") from None
+        raise ModelFileError(f"{path}: the model's weights do not match its config ({one_line(exc)[:200]})") from None
     projection = {k[len("projection."):]: v for k, v in tensors.items() if k.startswith("projection.")}
     model.eval().to(device)
     return LoadedModel(path, model, SpectralConfig.from_dict(meta["spectral"]), meta.get("info", {}), projection)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import GlissandoError
+from ..errors import GlissandoError, one_line
+from ..jobs import check_input
 from .nsgt_compat import import_nsgt
 
 # The paper's rate: every sound is analysed, decoded and rendered at it (files at other rates are
@@ -17,6 +18,10 @@ from .nsgt_compat import import_nsgt
 SAMPLE_RATE = 22050
 # What load_audio reads (libsndfile >= 1.1 reads MP3, checked in tests/core/test_spectral.py).
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".aif", ".aiff", ".mp3"})
+# Sample rates and channel counts read: a damaged header can declare 1 Hz or 4 GHz (the resampler's
+# filter grows with the rates' ratio) or thousands of channels.
+MIN_RATE, MAX_RATE = 1000, 768000
+MAX_CHANNELS = 64
 
 
 @dataclass(frozen=True)
@@ -119,35 +124,48 @@ def to_mono_22k(audio: np.ndarray, sample_rate: int, target_rate: int = SAMPLE_R
     return audio.astype(np.float32)
 
 
+class EmptyAudio(GlissandoError):
+    """An audio file that holds no samples: an error where sound is needed, no notes for a transcription."""
+
+
 def audio_file_info(path: str | Path):
-    """soundfile's facts about an audio file (rate, frames, channels), or a GlissandoError naming it."""
+    """soundfile's facts about an audio file (rate, frames, channels), or a GlissandoError naming it
+    (EmptyAudio for a file of no samples)."""
     import soundfile as sf
 
-    path = Path(path)
-    if not path.exists():
-        raise GlissandoError(f"{path}: no such file")
+    path = check_input(path)
     try:
         info = sf.info(str(path))
     except Exception as exc:  # soundfile raises several types for unreadable or non-audio files
-        raise GlissandoError(f"{path}: not a readable audio file ({exc})") from None
-    if info.frames == 0:
-        raise GlissandoError(f"{path}: the audio file is empty")
+        raise GlissandoError(f"{path}: not a readable audio file ({_reason(exc)})") from None
+    if not MIN_RATE <= info.samplerate <= MAX_RATE:
+        raise GlissandoError(f"{path}: not a readable audio file (sample rate {info.samplerate} Hz; "
+                             f"{MIN_RATE}-{MAX_RATE} Hz are read)")
+    if not 1 <= info.channels <= MAX_CHANNELS:
+        raise GlissandoError(f"{path}: not a readable audio file ({info.channels} channels; "
+                             f"up to {MAX_CHANNELS} are read)")
+    if info.frames <= 0:
+        raise EmptyAudio(f"{path}: the audio file is empty")
     return info
+
+
+def _reason(exc: Exception) -> str:
+    """libsndfile's reason, without the file name soundfile repeats in front of it."""
+    text = one_line(exc)
+    return text.split(": ", 1)[1] if text.startswith("Error opening") and ": " in text else text
 
 
 def load_audio(path: str | Path, target_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Read an audio file as mono float32 at ``target_rate``; a clear GlissandoError if it cannot."""
     import soundfile as sf
 
-    path = Path(path)
-    if not path.exists():
-        raise GlissandoError(f"{path}: no such file")
+    audio_file_info(path)  # the header's facts checked first, without reading the samples
     try:
         audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises several types for unreadable or non-audio files
-        raise GlissandoError(f"{path}: not a readable audio file ({exc})") from None
+        raise GlissandoError(f"{path}: the audio data is damaged ({_reason(exc)})") from None
     if audio.shape[0] == 0:
-        raise GlissandoError(f"{path}: the audio file is empty")
+        raise EmptyAudio(f"{path}: the audio file is empty")
     if not np.all(np.isfinite(audio)):
         raise GlissandoError(f"{path}: the audio contains invalid (NaN or infinite) samples")
     return to_mono_22k(audio, rate, target_rate)
