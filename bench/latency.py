@@ -181,15 +181,17 @@ def describe(name: str, r: dict, seconds: float) -> str:
 
 
 def load_mode(session, args) -> None:
-    settings = EngineSettings(block=args.block, synthesis=args.synthesis, realtime=not args.no_realtime)
+    settings = EngineSettings(block=args.block, latency_blocks=args.latency_blocks, synthesis=args.synthesis,
+                              realtime=not args.no_realtime)
     engine = LiveEngine(session, settings, stream_factory=PacedStream)
     targets = [session.label_latent(m, "mf", i) for m in range(60, 73) for i in ("flute", "violin", "trumpet")]
     rng = np.random.default_rng(0)
     engine.start()
     where = "its own process" if engine.in_process else "a thread of this process"
     where += " with real-time scheduling" if engine.realtime else " (ordinary scheduling)"
-    print(f"producer in {where}; block {args.block} ({1000 * args.block / engine.sample_rate:.1f} ms), the device "
-          f"plays a block {PacedStream.device_blocks} block(s) after it is handed over", flush=True)
+    print(f"producer in {where}; block {args.block} ({1000 * args.block / engine.sample_rate:.1f} ms), lead "
+          f"{1000 * settings.min_lead:.0f} ms growing up to {args.latency_blocks} blocks; the device plays a block "
+          f"{PacedStream.device_blocks} block(s) after it is handed over", flush=True)
     try:
         time.sleep(0.5)
         reference = cursor_run(engine, targets, args.reference_seconds, rng)
@@ -255,6 +257,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--block", type=int, default=256)
+    parser.add_argument("--latency-blocks", type=int, default=EngineSettings.latency_blocks,
+                        help="the most the producer's lead may grow to, in blocks")
     parser.add_argument("--held-seconds", type=float, default=20.0)
     parser.add_argument("--load", action="store_true", help="the reference, then a busy GUI thread and processes")
     parser.add_argument("--reference-seconds", type=float, default=20.0)

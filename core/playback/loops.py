@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -41,6 +41,8 @@ class LoopCache:
         self._pending: Optional[tuple[bytes, np.ndarray]] = None
         self._busy_with: Optional[bytes] = None
         self._wake = threading.Event()
+        # Called on the worker with each new loop: the engine forwards loops to a synthesis process this way.
+        self.on_made: Optional[Callable[[bytes, np.ndarray], None]] = None
         self._running = False
         self._thread: Optional[threading.Thread] = None
 
@@ -104,3 +106,6 @@ class LoopCache:
             while len(self._loops) > self.capacity:
                 self._loops.popitem(last=False)
             self._busy_with = None
+            on_made = self.on_made
+            if on_made is not None:
+                on_made(key, loop)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from glissando.core.playback import EngineSettings, LiveEngine, MidiNotes, PulledStream
+from glissando.core.playback.output import StreamHolder
 from glissando.core.session import ModelSession
 from glissando.core.spectral import SAMPLE_RATE as SR
 from glissando.core.spectral import spectral_convergence
@@ -154,7 +155,7 @@ def test_a_192k_device_with_large_blocks_gets_a_ring_big_enough(session, monkeyp
         streams.append(PulledStream(**kw))
         return streams[-1]
 
-    monkeypatch.setattr(LiveEngine, "_rates_to_try", lambda self: [22050, 192000])  # a device whose default is 192 kHz
+    monkeypatch.setattr(StreamHolder, "rates_to_try", lambda self: [22050, 192000])  # a device whose default is 192 kHz
     engine = LiveEngine(session, EngineSettings(block=1024, latency_blocks=4, held_loops=False),
                         stream_factory=only_192k)
     engine.start()
@@ -285,3 +286,134 @@ def test_a_flood_of_midi_events_keeps_the_newest_and_audio_flowing(live, session
     audio = streams[0].pull(engine, int(1.0 * SR))[int(0.3 * SR):]
     assert abs(yin_midi(audio) - 67) < 0.5
     assert engine.underruns == 0
+
+
+@pytest.mark.parametrize("synthesis", ["process", "thread"])
+def test_the_producer_runs_in_a_process_of_its_own_or_as_a_thread(session, synthesis):
+    streams = []
+    engine = LiveEngine(session, EngineSettings(synthesis=synthesis),
+                        stream_factory=lambda **kw: streams.append(PulledStream(**kw)) or streams[-1])
+    engine.start()
+    try:
+        assert engine.in_process == (synthesis == "process")
+        engine.set_target(session.label_latent(64, "mf", "violin"))
+        assert abs(yin_midi(streams[0].pull(engine, int(0.8 * SR))[int(0.3 * SR):]) - 64) < 0.5
+        assert engine.underruns == 0
+    finally:
+        engine.stop()
+    assert not engine.in_process and not engine.started
+
+
+def test_without_a_process_the_engine_plays_from_a_thread_and_says_so(session, monkeypatch):
+    from glissando.core.playback.producer import NumpyDecoder
+
+    def cannot(decode, probes):
+        raise ValueError("the model's frame decoder cannot be copied to another process")
+
+    monkeypatch.setattr(NumpyDecoder, "like", staticmethod(cannot))
+    streams, notices = [], []
+    engine = LiveEngine(session, EngineSettings(held_loops=False), on_notice=notices.append,
+                        stream_factory=lambda **kw: streams.append(PulledStream(**kw)) or streams[-1])
+    engine.start()
+    try:
+        assert not engine.in_process and any("cannot be copied" in n for n in notices)
+        engine.set_target(session.label_latent(60, "mf", "flute"))
+        assert abs(yin_midi(streams[0].pull(engine, int(0.8 * SR))[int(0.3 * SR):]) - 60) < 0.5
+    finally:
+        engine.stop()
+
+
+def test_the_decoder_copied_for_the_process_decodes_bit_for_bit_as_the_sessions(session):
+    import pickle
+
+    from glissando.core.playback.producer import NumpyDecoder
+
+    decode = session.frame_decoder()
+    probes = np.random.default_rng(0).normal(size=(4, session.config.latent_dim))
+    copy = pickle.loads(pickle.dumps(NumpyDecoder.like(decode, probes)))
+    for latent in probes:
+        np.testing.assert_array_equal(copy(latent), decode(latent))
+
+
+def test_a_sound_card_in_the_synthesis_process_reports_when_each_control_reaches_its_output(session):
+    from glissando.core.playback.output import PacedStream
+
+    engine = LiveEngine(session, EngineSettings(held_loops=False), stream_factory=PacedStream)
+    engine.start()
+    try:
+        assert engine.in_process  # a realtime stream is opened beside the producer, not here
+        first = None
+        for i in range(40):
+            generation = engine.set_target(session.label_latent(60 + i % 12, "mf", "flute"), glide=0.02)
+            first = first or generation
+            time.sleep(0.02)
+        time.sleep(0.2)
+        latencies, dropped = engine.control_latencies(first, generation)
+        # Not a timed assertion: each control is heard after it was sent, at a DAC time the card gave.
+        assert len(latencies) + dropped == 40 and len(latencies) >= 20
+        assert np.all(latencies > 0) and np.all(latencies < 5.0)
+        assert engine.playing_generation == generation and engine.lead >= engine.settings.min_lead
+    finally:
+        engine.stop()
+
+
+def test_the_lead_grows_after_an_underrun_and_shrinks_back_after_a_quiet_spell(session):
+    from glissando.core.playback.producer import LEAD_STEP, NEAR_MISS, QUIET_SECONDS, Producer
+    from glissando.core.playback.ring import UNDERRUNS, SharedState
+    from glissando.core.playback.synth import PartialSynth
+
+    settings = EngineSettings(latency_blocks=2)
+    state = SharedState(1 << 14, session.config.latent_dim)
+    synth = PartialSynth(session.spectral, session.config.n_bins, settings.block)
+    silence = session.silence_latent().astype(np.float64)
+    producer = Producer(state, session.frame_decoder(), synth, SR, settings, silence)
+    assert producer.lead == settings.min_lead
+    producer._adapt_lead(0.0)
+    for t in (1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8):  # an underrun each time: up a step, up to the cap
+        state.counters[UNDERRUNS] += 1
+        producer._adapt_lead(t)
+    cap = 2 * settings.block / SR
+    assert producer.lead == pytest.approx(cap)
+    producer._adapt_lead(1.8 + QUIET_SECONDS / 2)
+    assert producer.lead == pytest.approx(cap)  # not quiet for long enough yet
+    producer._adapt_lead(1.9 + QUIET_SECONDS)
+    assert producer.lead == pytest.approx(cap - LEAD_STEP)
+    t = 1.9 + QUIET_SECONDS
+    for _ in range(10):
+        t += QUIET_SECONDS + 0.1
+        producer._adapt_lead(t)
+    assert producer.lead == pytest.approx(settings.min_lead)
+
+    # A hop that used most of the lead (it woke late, or computed slowly) raises it before any underrun...
+    producer._note_hop(0.9 * settings.min_lead, t)
+    assert producer.lead == pytest.approx(settings.min_lead + LEAD_STEP)
+    producer._note_hop(0.014, t)
+    assert producer.lead == pytest.approx(0.014 / NEAR_MISS)
+    # ... and a quiet spell whose worst hop would not fit the smaller lead keeps it.
+    lead = producer.lead
+    producer._note_hop(NEAR_MISS * (lead - LEAD_STEP) + 0.0001, t)
+    t += QUIET_SECONDS + 0.1
+    producer._adapt_lead(t)
+    assert producer.lead == pytest.approx(lead)
+    t += QUIET_SECONDS + 0.1
+    producer._adapt_lead(t)
+    assert producer.lead == pytest.approx(lead - LEAD_STEP)
+
+
+def test_the_latency_bench_load_mode_runs_and_reports():
+    """A few seconds of bench/latency.py --load: it starts its competing load, measures and reports. The 60 s
+    figures belong to the bench, not to this test."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[2] / "bench" / "latency.py"
+    done = subprocess.run([sys.executable, str(bench), "--load", "--seconds", "3", "--reference-seconds", "2",
+                           "--held-seconds", "1.5"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    last = done.stdout.strip().splitlines()[-1]
+    fields = dict(part.split("=") for part in last.split())
+    assert {"underruns", "device_underflows", "latency_ms", "p95_ms", "dropped", "reference_latency_ms",
+            "ratio"} <= set(fields)
+    assert float(fields["latency_ms"]) > 0 and int(fields["dropped"]) >= 0
+    assert "busy GUI thread + 1 CPU-bound process" in done.stdout
