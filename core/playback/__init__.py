@@ -2,7 +2,7 @@
 everything else works, and the reason is reported."""
 from .engine import EngineSettings, LiveEngine
 from .midi_input import MidiNotes, MidiUnavailable, input_ports
-from .output import AudioUnavailable, PulledStream, output_devices
+from .output import AudioUnavailable, PacedStream, PulledStream, output_devices
 
 __all__ = ["AudioUnavailable", "EngineSettings", "LiveEngine", "MidiNotes", "MidiUnavailable",
-           "PulledStream", "input_ports", "output_devices"]
+           "PacedStream", "PulledStream", "input_ports", "output_devices"]

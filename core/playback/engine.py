@@ -123,7 +123,10 @@ class LiveEngine:
     by default; tests and benchmarks pass a fake). A factory with a true ``realtime`` attribute (a simulated
     sound card, output.PacedStream) is opened where the synthesis runs, like the default; any other is opened
     in this process. ``on_notice`` receives one-line messages for the user (device gone, reopened) on the
-    engine's threads. ``settings`` None: the defaults."""
+    engine's threads. ``settings`` None: the defaults.
+
+    The synthesis process is started with multiprocessing's ``spawn``, which imports the main module again:
+    a script that starts an engine needs the usual ``if __name__ == "__main__":`` guard."""
 
     def __init__(self, session, settings: Optional[EngineSettings] = None, stream_factory: Optional[Callable] = None,
                  device: Optional[int] = None, on_notice: Callable[[str], None] = lambda m: None):
@@ -287,14 +290,24 @@ class LiveEngine:
         if self._running:
             return
         self.state.reset(self.sample_rate, self.block)
-        if self.settings.synthesis == "process":
-            try:
-                self._start_process()
-            except _NoProcess as exc:
-                self.on_notice(f"playback runs in the window's process, which a busy window can interrupt ({exc})")
+        # The switch interval and a frozen GC, restored by stop() (see _take_process_settings): for a callback
+        # or producer in this process, and for the threads that carry messages and make held loops.
+        if not self._holds_process_settings:
+            _take_process_settings()
+            self._holds_process_settings = True
+        try:
+            if self.settings.synthesis == "process":
+                try:
+                    self._start_process()
+                except _NoProcess as exc:
+                    self.on_notice(f"playback runs in the app's process, where a busy window can interrupt it ({exc})")
+                    self._start_thread()
+            else:
                 self._start_thread()
-        else:
-            self._start_thread()
+        except BaseException:
+            self._holds_process_settings = False
+            _give_back_process_settings()
+            raise
         if self.loops is not None:
             self.loops.start()
         self._running = True
@@ -326,18 +339,10 @@ class LiveEngine:
         self._reader.callback(outdata, frames, time_info, status)
 
     def _open_here(self) -> None:
-        """Open the stream in this process, whose callback then needs this interpreter promptly."""
-        if not self._holds_process_settings:
-            _take_process_settings()
-            self._holds_process_settings = True
+        """Open the stream in this process (its callback reads the shared ring)."""
         holder = StreamHolder(self._factory, self.device, self.sample_rate, self.block, self._callback,
                               self.on_notice, self.state.set_device)
-        try:
-            holder.open()
-        except BaseException:
-            self._holds_process_settings = False
-            _give_back_process_settings()
-            raise
+        holder.open()
         self._holder = holder
 
     def _start_thread(self) -> None:
@@ -414,9 +419,6 @@ class LiveEngine:
         if self._holder is not None:
             self._holder.close()
             self._holder = None
-        if self._holds_process_settings:
-            self._holds_process_settings = False
-            _give_back_process_settings()
 
     def _send_loop(self, key: bytes, loop: np.ndarray) -> None:
         inbox = self._inbox

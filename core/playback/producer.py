@@ -51,8 +51,8 @@ HISTORY = 2048  # samples of the synth's output kept to line the loop up with it
 LEAD_STEP = 0.003  # seconds the lead grows by after an underrun, and shrinks by after a quiet spell
 QUIET_SECONDS = 20.0
 # A hop that used more than this share of the lead (waking late, then computing) is a near miss: the lead grows
-# before an underrun happens, and shrinks only after a quiet spell whose worst hop fits the smaller lead.
-NEAR_MISS = 0.75
+# a step before an underrun happens, and shrinks only after a quiet spell whose worst hop fits the smaller lead.
+NEAR_MISS = 0.8
 CLOCK_CHECK_SECONDS = 1.0
 # SCHED_FIFO priority of the synthesis process's threads: low among real-time audio threads (JACK and PipeWire
 # run theirs at 70-95; rtkit grants clients up to 20), above every ordinary task.
@@ -183,7 +183,7 @@ class Producer:
         moment it was in the ring."""
         self._worst = max(self._worst, used)
         if used > NEAR_MISS * self.lead and self.lead < self.max_lead:
-            self.lead = min(self.max_lead, max(self.lead + LEAD_STEP, used / NEAR_MISS))
+            self.lead = min(self.max_lead, self.lead + LEAD_STEP)
             self._calm_since, self._worst = now, 0.0
 
     def _follow_device(self) -> None:

@@ -387,8 +387,10 @@ def test_the_lead_grows_after_an_underrun_and_shrinks_back_after_a_quiet_spell(s
     # A hop that used most of the lead (it woke late, or computed slowly) raises it before any underrun...
     producer._note_hop(0.9 * settings.min_lead, t)
     assert producer.lead == pytest.approx(settings.min_lead + LEAD_STEP)
-    producer._note_hop(0.014, t)
-    assert producer.lead == pytest.approx(0.014 / NEAR_MISS)
+    producer._note_hop(0.5 * producer.lead, t)  # well within it
+    assert producer.lead == pytest.approx(settings.min_lead + LEAD_STEP)
+    producer._note_hop(producer.lead, t)
+    assert producer.lead == pytest.approx(settings.min_lead + 2 * LEAD_STEP)
     # ... and a quiet spell whose worst hop would not fit the smaller lead keeps it.
     lead = producer.lead
     producer._note_hop(NEAR_MISS * (lead - LEAD_STEP) + 0.0001, t)
