@@ -30,9 +30,10 @@ class PreferencesDialog(QDialog):
                               "raise it if the status bar counts underruns")
         self.latency = QComboBox()
         for count in LATENCY_BLOCKS:
-            self.latency.addItem(f"{count} block{'s' if count > 1 else ''} ahead", count)
+            self.latency.addItem(f"up to {count} block{'s' if count > 1 else ''}", count)
         self.latency.setCurrentIndex(max(self.latency.findData(settings.get("audio/latency_blocks")), 0))
-        self.latency.setToolTip("How much audio is queued before the device asks for it: more is safer, later")
+        self.latency.setToolTip("The most the engine may write ahead of the device: it starts close and moves "
+                                "ahead only after an underrun (more is safer on a busy machine, and later)")
         self.held_loops = QCheckBox("Held sounds settle into their reconstructed loop")
         self.held_loops.setChecked(bool(settings.get("audio/held_loops")))
         self.held_loops.setToolTip("About 0.35 s after a note or the cursor comes to rest, the live sound moves from "
@@ -54,7 +55,7 @@ class PreferencesDialog(QDialog):
             notice.setStyleSheet("color: #d90")
             form.addRow("", notice)
         form.addRow("Audio block", self.block)
-        form.addRow("Latency", self.latency)
+        form.addRow("Latency at most", self.latency)
         form.addRow("", self.held_loops)
         form.addRow("Phase reconstruction", self.phase)
         form.addRow("Default interpolation", self.interpolation)
