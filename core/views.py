@@ -142,5 +142,5 @@ def label_view(session: "ModelSession") -> LatticeView:
             points.append([i, d, (midi - 60) / 12.0 * scale])
             labels.append([index["pitch_class"][pitch_class], index["octave"][octave], index["dynamics"][dynamics[d]],
                            index["instrument"][instrument]])
-    return LatticeView("pitch · instrument · dynamics", grid, pitches, scale,
+    return LatticeView("pitch grid", grid, pitches, scale,
                        np.asarray(points), np.asarray(labels, dtype=int))

@@ -138,7 +138,8 @@ class LatentNavigator(QWidget):
         self.colour_box.addItems(list(COLOUR_FAMILIES))
         self.colour_box.setToolTip("Colour the points by this label family")
         self.view_box = QComboBox()
-        self.view_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.view_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.view_box.setMinimumContentsLength(10)  # the views' short titles, whole
         self.view_box.setToolTip("The axes: pitch up, instruments across and dynamics in depth (play it like an "
                                  "instrument), or the principal components of the training sounds")
         self.draw_button = QPushButton("Draw path")
