@@ -329,6 +329,12 @@ def parse_note_list(text: str, default_instrument: str = "") -> list:
     return notes
 
 
+def _instrument_name(text: str) -> str:
+    """An instrument as people write it ("alto sax", "Alto_Sax") -> the label ("alto_sax"); transcriptions
+    print names with a space, and the CLI takes them back as they are."""
+    return "_".join(text.strip().lower().split()).replace("-", "_")
+
+
 def _check_instrument_name(name: Optional[str]) -> None:
     """An --instrument Glissando has never heard of is refused before a model is loaded (the model's own
     list is checked once it is)."""
@@ -584,7 +590,8 @@ def _audio_out_options(parser) -> None:
     parser.add_argument("--rate", type=int, choices=OUTPUT_RATES, default=OUTPUT_RATES[0],
                         help="output sample rate, Hz (default %(default)s)")
     parser.add_argument("--bits", choices=BIT_DEPTHS, default="16")
-    parser.add_argument("--instrument", help="instrument to play (render-midi: for every track)")
+    parser.add_argument("--instrument", type=_instrument_name,
+                        help="instrument to play, written with a space or an underscore (render-midi: for every track)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="the WAV file to write")
     parser.add_argument("--force", action="store_true", help="replace an existing output file")
 

@@ -373,6 +373,9 @@ def test_notes_outside_the_range(tmp_path, capsys):
     assert code == 0 and "moved by octaves" in err
     refused(capsys, "C1 is outside the flute's trained range B3-D7",
             "synth", "--notes", "C1:mf:0.5", "--instrument", "flute", "-o", tmp_path / "f.wav")
+    # Instrument names as transcriptions print them (with a space) are taken as they are.
+    refused(capsys, "C1 is outside the alto_sax's trained range",
+            "synth", "--notes", "C1:mf:0.5", "--instrument", "Alto Sax", "-o", tmp_path / "f.wav")
 
 
 def test_core_errors_describe_the_problem_and_the_cli_adds_its_flag(tmp_path, capsys):
