@@ -108,6 +108,14 @@ class JobRunner(QObject):
         self.pool.start(job)
         return job
 
+    def call(self, fn: Callable, *args: Any, name: str, session: Any = None,
+             on_success: Optional[Callable[[Any], None]] = None,
+             on_failure: Optional[Callable[[str], None]] = None,
+             on_end: Optional[Callable[[], None]] = None) -> CoreJob:
+        """A short model call that takes no progress or cancel callbacks (a decode, a label's latent)."""
+        job = CoreJob(fn, *args, name=name, kind="decode", session=session, with_callbacks=False)
+        return self.start(job, on_success=on_success, on_failure=on_failure, on_end=on_end)
+
     def _forget(self, job: CoreJob) -> None:
         if job in self.jobs:
             self.jobs.remove(job)
@@ -159,9 +167,8 @@ class LatestOnly(QObject):
             return
         fn, args, session = self.pending
         self.pending = None
-        job = CoreJob(fn, *args, name=self.name, kind="decode", session=session, with_callbacks=False)
-        self.running = job
-        self.runner.start(job, on_success=self.on_result, on_failure=self.on_failure, on_end=self._ended)
+        self.running = self.runner.call(fn, *args, name=self.name, session=session, on_success=self.on_result,
+                                        on_failure=self.on_failure, on_end=self._ended)
 
     def _ended(self) -> None:
         self.running = None

@@ -64,9 +64,8 @@ class NavigationController(QObject):
 
     def in_background(self, fn: Callable, *args, then: Callable) -> None:
         """A short model call (a label's latent, a posterior) on the decoder thread, in order."""
-        job = CoreJob(fn, *args, name="Encoding the labels", kind="decode", session=self.session,
-                      with_callbacks=False)
-        self.decoder.start(job, on_success=then, on_failure=self._failed)
+        self.decoder.call(fn, *args, name="Encoding the labels", session=self.session, on_success=then,
+                          on_failure=self._failed)
 
     def set_session(self, session: Optional[ModelSession], start: Optional[tuple[int, str, str]] = None) -> None:
         """A new current model: the cursor starts on ``start``'s label set, or on silence."""

@@ -174,10 +174,9 @@ class TrajectoryController(QObject):
         if self.session is None:
             return
         label = {"midi": midi, "dynamics": dynamics, "instrument": instrument}
-        job = CoreJob(self.session.label_latent, midi, dynamics, instrument, name="Encoding the labels",
-                      kind="decode", session=self.session, with_callbacks=False)
-        self.decoder.start(job, on_success=lambda z: self.add_latent(z, label),
-                           on_failure=lambda text: self.notice.emit(text, True))
+        self.decoder.call(self.session.label_latent, midi, dynamics, instrument, name="Encoding the labels",
+                          session=self.session, on_success=lambda z: self.add_latent(z, label),
+                          on_failure=lambda text: self.notice.emit(text, True))
 
     def from_stroke(self, anchor: np.ndarray, times: np.ndarray, points: np.ndarray) -> None:
         if self.session is None:
