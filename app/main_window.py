@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtWidgets import QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QSplitter, QVBoxLayout, QWidget
 
+from glissando.core.data.labels import INSTRUMENTS, RENDERED_DYNAMICS
 from glissando.core.device import available_devices
 from glissando.core.playback import output_devices
 from glissando.core.session import ModelSession
@@ -59,26 +60,36 @@ class MainWindow(QMainWindow):
         self.trajectory = TrajectoryController(self.runner, self.decoder, self.live, self.settings, self)
         self.midi = MidiRenderController(self.runner, self.settings, self)
         self.transcription = TranscriptionController(self.runner, self.settings, self)
+        # The model loads on a worker from here, while the widgets are built and the window shows: its
+        # result reaches this thread through the event loop, after the connections below are made.
+        devices = available_devices()
+        device = self.settings.get("model/device")
+        self.sessions.open(model or self.settings.get("model/last") or None, device if device in devices else "auto",
+                           remember=model is not None)
         self.setWindowTitle("Glissando")
         self.setAcceptDrops(True)
-        self._build_widgets()
+        self._build_widgets(devices)
         actions.build_menus(self)
         self._connect_controllers()
         self._connect_widgets()
         self._restore_layout()
         self._set_enabled(False)
+        self._show_loading()
         self.live.report_state()
-        self.open_model(model or self.settings.get("model/last") or None, remember=model is not None)
 
     # == layout ========================================================================================
-    def _build_widgets(self) -> None:
+    def _build_widgets(self, devices: list[str]) -> None:
         self.navigator = LatentNavigator()
         self.spectrum = DecodedSpectrum()
         self.bars = PosteriorBars()
         self.picker = LabelPicker()
         self.midi_input = MidiInputPicker()
         self.picker.add_below(self.midi_input)
-        self.model_panel = ModelPanel(available_devices())
+        # Laid out complete before a model is in (disabled until then): the labels Glissando knows, replaced by
+        # the model's own once it has loaded.
+        self.picker.set_model(list(INSTRUMENTS), list(RENDERED_DYNAMICS),
+                              {name: (i.low, i.high) for name, i in INSTRUMENTS.items()})
+        self.model_panel = ModelPanel(devices)
         self.model_panel.set_device(self.settings.get("model/device"))
         self.editor = TrajectoryEditor(self.trajectory)
         self.midi_panel = MidiPanel()
@@ -110,7 +121,12 @@ class MainWindow(QMainWindow):
                                       ("transcription", "Transcription", self.transcription_panel, bottom)])
 
         self.model_label = QLabel("Loading model…")
+        self.load_bar = QProgressBar()  # busy while a model loads (a load reports no steps)
+        self.load_bar.setRange(0, 0)
+        self.load_bar.setMaximumWidth(120)
+        self.load_bar.setMaximumHeight(14)
         self.audio_label = QLabel()
+        self.statusBar().addPermanentWidget(self.load_bar)
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.audio_label)
 
@@ -190,7 +206,11 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, 10000)
         self.message.emit(text)
 
+    def _show_loading(self) -> None:
+        self.load_bar.setVisible(self.sessions.loading > 0)
+
     def _show_sessions(self) -> None:
+        self._show_loading()
         sessions = self.sessions
         index = sessions.sessions.index(sessions.current) if sessions.current in sessions.sessions else -1
         self.model_panel.set_sessions(sessions.titles(), index)
@@ -201,8 +221,8 @@ class MainWindow(QMainWindow):
                                  else "No model: open one from the Models panel")
 
     def _use_session(self, session: Optional[ModelSession]) -> None:
-        if self.live.engine is not None and self.live.engine.session is not session:
-            self.live.stop()  # the engine lets go of a model before it closes
+        if self.live.session is not None and self.live.session is not session:
+            self.live.stop()  # the engine (or one starting) lets go of a model before it closes
         for controller in (self.midi, self.transcription):
             controller.set_session(session)
         self._set_enabled(session is not None)
@@ -221,8 +241,8 @@ class MainWindow(QMainWindow):
                               {i: session.instrument_range(i) for i in session.instruments})
         self.midi_panel.set_instruments(session.instruments)
         self.live.set_instrument(self.picker.current()[2])
-        if self.live.engine is None:
-            self.live.start_for(session)
+        if self.live.session is None:
+            self.live.start_for(session)  # on a worker: the window is usable while audio starts
         self.live.list_ports()
         self.trajectory.set_session(session)
         self.navigation.set_session(session, self.picker.current() if self.picker.in_range() else None)
@@ -243,6 +263,7 @@ class MainWindow(QMainWindow):
     def open_model(self, path: Optional[str] = None, remember: bool = True) -> None:
         self.model_label.setText("Loading model…")
         self.sessions.open(path, self.model_panel.chosen_device(), remember)
+        self._show_loading()
 
     def open_midi(self, path: Path) -> bool:
         return self.midi.open(path)

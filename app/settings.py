@@ -7,7 +7,8 @@ from typing import Any
 
 from PySide6.QtCore import QSettings, QStandardPaths
 
-from glissando.core.render import RenderSettings
+from glissando.core.errors import GlissandoError
+from glissando.core.render import DEFAULT_PEAK_DB, RenderSettings, check_peak_db
 
 DEFAULTS: dict[str, Any] = {
     "model/last": "",
@@ -21,6 +22,8 @@ DEFAULTS: dict[str, Any] = {
     "files/recent": [],
     "files/last_folder": "",  # where the file dialogs open: the folder of the last file picked
     "midi/interpolation": "linear",  # the MIDI panel's own choice, apart from the trajectory's
+    "export/normalize": 1,  # exported WAVs peak at export/peak_db; 0: the model's own level
+    "export/peak_db": DEFAULT_PEAK_DB,
 }
 MAX_RECENT = 10
 
@@ -40,9 +43,9 @@ class Settings:
             if value in (None, ""):
                 return []
             return [str(v) for v in (value if isinstance(value, list) else [value])]
-        if isinstance(default, int):
+        if isinstance(default, (int, float)):
             try:
-                return int(value)
+                return type(default)(value)
             except (TypeError, ValueError):
                 return default
         return str(value) if value is not None else default
@@ -68,6 +71,17 @@ def data_dir() -> Path:
     path = Path(override) if override else Path(QStandardPaths.writableLocation(location))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def export_peak_db(settings: Settings) -> float | None:
+    """The peak level (dBFS) exported WAVs are normalized to; None: the model's own level. A stored value
+    out of range (an edited INI file) falls back to the default rather than failing every export."""
+    if not settings.get("export/normalize"):
+        return None
+    try:
+        return check_peak_db(settings.get("export/peak_db"))
+    except GlissandoError:
+        return DEFAULT_PEAK_DB
 
 
 def render_settings(settings: Settings, interpolation: str | None = None) -> RenderSettings:

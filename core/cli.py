@@ -7,10 +7,12 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any, Callable, NoReturn, Optional
+from typing import Any, NoReturn, Optional
 
 from .errors import BadOutput, Cancelled, DeviceUnavailable, GlissandoError, OutputExists, UnknownFormat, one_line
 from .jobs import atomic_write, check_input, check_output, check_output_folder
+from .training.options import ARCHITECTURES, DEVICES, add_train_arguments, add_training_options, forward_argv  # noqa: F401
+from .training.options import number as _number
 
 FRONTENDS = "glissando.frontends"  # the entry point group front ends register in (pyproject.toml)
 # What the command line adds to core's errors: the flag that answers each.
@@ -20,9 +22,8 @@ FLAG_HINTS = ((OutputExists, "use --force to replace it"), (UnknownFormat, "choo
 # The choices the parser offers, written here rather than imported from the modules that define them
 # (device, render, transcribe, models.vae), which import torch: the parser, and so every refusal of a
 # bad argument, answers in a fraction of a second instead of after torch's 1-3 s import.
-# tests/core/test_bad_input.py checks that each is the same as the module's own.
-DEVICES = ("auto", "cpu", "cuda")  # device.DEVICES
-ARCHITECTURES = ("paper", "conv")  # models.vae.ARCHITECTURES
+# tests/core/test_bad_input.py checks that each is the same as the module's own. DEVICES and ARCHITECTURES
+# come from training.options, which the torchrun worker of `train --nproc` parses its arguments with.
 OUTPUT_RATES = (22050, 44100)  # render.OUTPUT_RATES
 PHASE_METHODS = ("fast", "gl30")  # render.PHASE_METHODS, RenderSettings.phase the first
 BIT_DEPTHS = ("16", "24", "float")  # render.SUBTYPES
@@ -35,23 +36,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: {one_line(message)} (see {self.prog} --help)\n")
-
-
-def _number(kind: Callable[[str], Any], low: float, high: float, what: str) -> Callable[[str], Any]:
-    """An argparse type: a finite ``kind`` (int or float) from ``low`` to ``high``, described as ``what``
-    in its refusal."""
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:  # int() also refuses more than 4300 digits
-            raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}; "
-                                             f"give {what}") from None
-        if (isinstance(value, float) and not math.isfinite(value)) or not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{text!r} is out of range; give {what}")
-        return value
-
-    return parse
 
 
 class _Bar:
@@ -105,6 +89,8 @@ def cmd_make_dataset(args) -> int:
             raise GlissandoError(f"--training-banks: {', '.join(absent)} not installed "
                                  "(apt-get install fluid-soundfont-gm csound-soundfont timgm6mb-soundfont)")
         fonts += [p for p in found.values() if p not in fonts]
+    if args.only_mixtures and not (fonts and args.mixtures):
+        raise GlissandoError("--only-mixtures needs --mixtures N and a SoundFont (--soundfont or --training-banks)")
     if not (fonts or args.import_sol or args.import_nsynth or args.csv):
         raise GlissandoError("give a source: --soundfont SF2, --training-banks, --import-sol DIR, "
                              "--import-nsynth DIR or --csv FILE")
@@ -122,7 +108,13 @@ def cmd_make_dataset(args) -> int:
         ds = build_dataset(Path(args.out), soundfont=fonts, instruments=instruments,
                            dynamics=[d.strip() for d in args.dynamics.split(",")], sol_folder=args.import_sol,
                            nsynth_folder=args.import_nsynth, csv_file=args.csv, variations=args.variations,
+                           mixtures=args.mixtures, single_notes=not args.only_mixtures,
                            frames_per_note=args.frames_per_note, warn=warn, progress=bar)
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"\ninterrupted: the notes analysed so far are kept in {args.out}; "
+              "run the same command again to continue", file=sys.stderr)
+        return 130
     finally:
         bar.close()
     labeled = sum(1 for n in ds.notes if not n.silent)
@@ -135,44 +127,28 @@ def cmd_make_dataset(args) -> int:
 
 
 def _train_config(args):
-    from .training.train import TrainConfig
+    from .training.options import train_config
 
-    cfg = TrainConfig(epochs=args.epochs, seed=args.seed, batch_size=args.batch_size, augment=not args.no_augment,
-                      exclude_collections=list(getattr(args, "leave_out", None) or []))
-    cfg.augment_config["shift_probability"] = args.transpose
-    cfg.augment_config["shift_semitones"] = args.transpose_semitones
-    if args.eq_db is not None:
-        cfg.augment_config["eq_db"] = args.eq_db
-        cfg.augment_config["tilt_db_per_octave"] = args.eq_db
-    if args.beta_max is not None:
-        cfg.beta_max = args.beta_max
-    return cfg
+    return train_config(args)
 
 
 def cmd_train(args) -> int:
     check_output_folder(args.out)
+    if args.nproc > 1:
+        return _train_in_processes(args)
+    from .training.options import epoch_line, model_overrides
     from .training.train import train
 
-    overrides = {}
-    if args.hidden:
-        overrides["signal_hidden"] = args.hidden
-    if args.symbol_hidden:
-        overrides["symbol_hidden"] = args.symbol_hidden
-    overrides.update(arch=args.arch, dropout=args.dropout)
     cfg = _train_config(args)
     bar = _Bar("step")
 
     def on_epoch(epoch: int, record: dict) -> None:
-        acc = record.get("validation_signal_to_symbol", {})
-        accs = " ".join(f"{k}={v:.3f}" for k, v in acc.items() if v is not None)
-        bar.write(f"epoch {epoch}: loss={record['loss']:.1f} rec_signal={record['rec_signal']:.1f} "
-                  f"rec_symbol={record.get('rec_symbol', float('nan')):.3f} "
-                  f"cross_kl={record.get('cross_kl', float('nan')):.2f} "
-                  f"beta={record['beta']:.2f} | validation {accs}")
+        bar.write(epoch_line(epoch, record))
 
     try:
-        path = train(args.data, args.out, cfg, overrides, device=args.device, resume=args.resume, progress=bar,
-                     on_epoch=on_epoch, threads=args.threads)
+        path = train(args.data, args.out, cfg, model_overrides(args), device=args.device, resume=args.resume,
+                     progress=bar, on_epoch=on_epoch, threads=args.threads, precision=args.precision,
+                     workers=args.workers)
     except KeyboardInterrupt:
         bar.close()
         print(f"\ninterrupted: checkpoint saved in {args.out}; continue with --resume", file=sys.stderr)
@@ -183,15 +159,34 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _train_in_processes(args) -> int:
+    """``train --nproc N``: refuse what the workers would refuse, then run them through torchrun."""
+    from .data.store import load_dataset
+    from .device import pick_device
+    from .training.distributed import check_nproc, launch
+    from .training.train import CHECKPOINT_FILENAME, check_precision
+
+    dev = pick_device(args.device)
+    check_precision(args.precision, dev)
+    check_nproc(args.nproc, dev)
+    if args.batch_size % args.nproc:
+        raise GlissandoError(f"--batch-size {args.batch_size} does not split evenly over --nproc {args.nproc}")
+    for folder in args.data:
+        load_dataset(folder)  # memory-mapped: reads the notes' labels only
+    if args.resume and not (Path(args.out) / CHECKPOINT_FILENAME).exists():
+        raise GlissandoError(f"{Path(args.out) / CHECKPOINT_FILENAME}: no checkpoint to resume from")
+    worker_argv = forward_argv(add_train_arguments(argparse.ArgumentParser()), args)
+    return launch(args.nproc, worker_argv)
+
+
 def cmd_loso(args) -> int:
     check_output_folder(args.out)
     import numpy as np
 
     from .training.loso import leave_one_source_out
+    from .training.options import model_overrides
 
-    overrides = {"arch": args.arch, "dropout": args.dropout}
-    if args.hidden:
-        overrides["signal_hidden"] = args.hidden
+    overrides = model_overrides(args)
     bar = _Bar("step")
 
     def report(source: str, result: dict) -> None:
@@ -230,13 +225,23 @@ def cmd_model_card(args) -> int:
 def cmd_evaluate(args) -> int:
     if args.json:
         check_output(args.json, force=True)  # results are rewritten (make model-card does)
+    _model_facts(args)  # a --model from elsewhere is refused before torch's import
     from .models.modelfile import load_model
     from .training.evaluate import evaluate, format_table
     from .training.train import load_training_data
 
     loaded = load_model(args.model)
     dataset = load_training_data(args.data)
-    if args.notes:
+    if args.mixtures:
+        from .training.evaluate import format_mixtures, mixture_accuracy
+
+        if args.source and args.source not in dataset.collections():
+            raise GlissandoError(f"{dataset.path}: no notes from {args.source} "
+                                 f"(it holds {', '.join(dataset.collections())})")
+        mix = mixture_accuracy(loaded, dataset, collections=[args.source] if args.source else None)
+        result = {"model": str(loaded.path), "data": str(dataset.path), "source": args.source, "mixtures": mix}
+        print(format_mixtures(mix))
+    elif args.notes:
         from .training.evaluate import note_accuracy
 
         if args.source and args.source not in dataset.collections():
@@ -268,6 +273,14 @@ def _session(args):
     return ModelSession(args.model, device=getattr(args, "device", "auto"))
 
 
+def _model_facts(args):
+    """The model's header (vocabulary, instrument ranges), read without torch: inputs the model cannot
+    play, and a --model that is not a Glissando model, are refused before torch's import and the load."""
+    from .models.modelfile import read_facts
+
+    return read_facts(args.model)
+
+
 def _render_settings(args):
     from .render import RenderSettings
 
@@ -282,45 +295,86 @@ def _render_and_write(args, session, notes) -> None:
         audio = render_notes(session, notes, _render_settings(args), progress=bar)
     finally:
         bar.close()
-    path = write_wav(args.output, audio, session.spectral.sample_rate, args.rate, args.bits, force=args.force)
+    peak_db = None if args.no_normalize else args.peak_db
+    path = write_wav(args.output, audio, session.spectral.sample_rate, args.rate, args.bits, force=args.force,
+                     peak_db=peak_db)
     print(f"{path}: {len(audio) / session.spectral.sample_rate:.2f} s written")
+
+
+MAX_CHORD_NOTES = 8  # notes sounding at once in one --notes chord: each is a voice rendered on its own
 
 
 def parse_note_list(text: str, default_instrument: str = "") -> list:
     """'C4:mf:1.0 E4:ff:0.5 R:0.25' -> consecutive notes (R is a rest), every number checked; notes that
-    name no instrument get ``default_instrument`` ("": the caller gives them one once a model is loaded)."""
+    name no instrument get ``default_instrument`` ("": the caller gives them one once a model is loaded).
+    A chord joins notes with '+' and shares the dynamics and length: 'C4+E4+G4:mf:1.0'; each of its notes
+    may name its instrument in front, 'flute:C5+violin:E4:mf:1.0' (a duet)."""
     from .data.labels import DYNAMICS, INSTRUMENTS
     from .midi import MAX_NOTE_SECONDS, MAX_SECONDS, MIN_NOTE_SECONDS, Note
     from .units import parse_note
 
+    def unreadable(token: str) -> GlissandoError:
+        return GlissandoError(f"--notes: cannot read {token!r} (write NOTE:DYNAMICS:SECONDS, e.g. C4:mf:1.0, "
+                              "a chord C4+E4:mf:1.0, or R:0.5 for a rest)")
+
+    def member(token: str, part: str) -> tuple[str, int, list[str]]:
+        """(instrument written in front or "", MIDI note, the fields after the note) of one note of a chord."""
+        fields = part.split(":")
+        if len(fields) > 1:
+            try:
+                parse_note(fields[0])
+            except ValueError:  # not a note: the instrument that plays the note after it
+                name = _instrument_name(fields[0])
+                if name not in INSTRUMENTS:
+                    raise GlissandoError(f"--notes: {token!r} names an unknown instrument {fields[0]!r} "
+                                         f"(Glissando knows {', '.join(INSTRUMENTS)})") from None
+                return name, parse_note(fields[1]), fields[2:]
+        return "", parse_note(fields[0]), fields[1:]
+
     notes, now = [], 0.0
     for token in text.split():
-        parts = token.split(":")
-        rest = parts[0].upper() == "R"
+        rest = token.split(":")[0].upper() == "R"
+        members: list[tuple[str, int]] = []
         try:
-            if len(parts) > (2 if rest else 4):
-                raise ValueError(token)
-            seconds = float(parts[1 if rest else 2]) if len(parts) > (1 if rest else 2) else 0.5
-            midi = 0 if rest else parse_note(parts[0])
+            if rest:
+                tail = token.split(":")[1:]
+                if len(tail) > 1:
+                    raise ValueError(token)
+                seconds = float(tail[0]) if tail else 0.5
+            else:
+                chord = token.split("+")
+                if len(chord) > MAX_CHORD_NOTES:
+                    raise GlissandoError(f"--notes: {token!r} holds {len(chord)} notes at once; a chord has at "
+                                         f"most {MAX_CHORD_NOTES}")
+                tail = []
+                for k, part in enumerate(chord):
+                    own, midi, after = member(token, part)
+                    if after and k < len(chord) - 1:  # dynamics and length are written once, after the chord
+                        raise ValueError(token)
+                    tail = after
+                    members.append((own, midi))
+                if len(tail) > 3:
+                    raise ValueError(token)
+                seconds = float(tail[1]) if len(tail) > 1 else 0.5
         except ValueError:
-            raise GlissandoError(f"--notes: cannot read {token!r} "
-                                 "(write NOTE:DYNAMICS:SECONDS, e.g. C4:mf:1.0, or R:0.5 for a rest)") from None
+            raise unreadable(token) from None
         if not (math.isfinite(seconds) and MIN_NOTE_SECONDS <= seconds <= MAX_NOTE_SECONDS):
             raise GlissandoError(f"--notes: {token!r}: a note or rest lasts from {MIN_NOTE_SECONDS:g} to "
                                  f"{MAX_NOTE_SECONDS:g} s")
         if rest:
             now += seconds
             continue
-        dynamics = parts[1] if len(parts) > 1 and parts[1] else "mf"
-        instrument = parts[3] if len(parts) > 3 else default_instrument
-        if not 0 <= midi <= 127:
-            raise GlissandoError(f"--notes: {token!r} is outside MIDI's notes (C-1 to G9)")
+        dynamics = tail[0] if tail and tail[0] else "mf"
+        shared = tail[2] if len(tail) > 2 else ""
         if dynamics not in DYNAMICS:
             raise GlissandoError(f"--notes: {token!r} has an unknown dynamic {dynamics!r} (use {', '.join(DYNAMICS)})")
-        if len(parts) > 3 and instrument not in INSTRUMENTS:
-            raise GlissandoError(f"--notes: {token!r} names an unknown instrument {instrument!r} "
+        if shared and shared not in INSTRUMENTS:
+            raise GlissandoError(f"--notes: {token!r} names an unknown instrument {shared!r} "
                                  f"(Glissando knows {', '.join(INSTRUMENTS)})")
-        notes.append(Note(now, now + seconds, midi, dynamics, instrument))
+        for own, midi in members:
+            if not 0 <= midi <= 127:
+                raise GlissandoError(f"--notes: {token!r} is outside MIDI's notes (C-1 to G9)")
+            notes.append(Note(now, now + seconds, midi, dynamics, own or shared or default_instrument))
         now += seconds
         if now > MAX_SECONDS:
             raise GlissandoError(f"--notes: the notes last more than {MAX_SECONDS:g} s, the longest render")
@@ -357,10 +411,12 @@ def cmd_synth(args) -> int:
     notes = parse_note_list(args.notes)
     _check_instrument_name(args.instrument)
     check_output(args.output, args.force)
-    session = _session(args)
-    default = _default_instrument(session, args.instrument)
+    facts = _model_facts(args)  # then what needs the model's header: its instruments and ranges
+    default = _default_instrument(facts, args.instrument)
     for n in notes:
         n.instrument = n.instrument or default
+        facts.check_note(n.midi, n.dynamics, n.instrument)
+    session = _session(args)
     _render_and_write(args, session, notes)
     return 0
 
@@ -373,11 +429,13 @@ def cmd_render_midi(args) -> int:
     check_note_times(read_midi(args.input, [], "piano", parsed=parsed), str(args.input))
     _check_instrument_name(args.instrument)
     check_output(args.output, args.force, inputs=[args.input])
-    session = _session(args)
-    _default_instrument(session, args.instrument)  # an unknown --instrument stops here
-    ranges = {i: session.instrument_range(i) for i in session.instruments}
-    notes = notes_for_model(args.input, session.instruments, session.dynamics, ranges, args.instrument, args.strict,
+    # The notes against the model's header (an unknown --instrument, --strict's ranges) before torch and the load.
+    facts = _model_facts(args)
+    _default_instrument(facts, args.instrument)
+    ranges = {i: facts.instrument_range(i) for i in facts.instruments}
+    notes = notes_for_model(args.input, facts.instruments, facts.dynamics, ranges, args.instrument, args.strict,
                             warn=_warn, parsed=parsed)
+    session = _session(args)
     _render_and_write(args, session, notes)
     return 0
 
@@ -431,6 +489,7 @@ def cmd_transcribe(args) -> int:
     jobs, failures = _transcription_jobs(args)
     if not jobs:
         return 2
+    _model_facts(args)  # a --model from elsewhere is refused before torch's import
     session = _session(args)  # loaded once for every input
     for source, target, fmt in jobs:
         bar = _Bar("sample")
@@ -448,6 +507,43 @@ def cmd_transcribe(args) -> int:
             _refuse(exc)
             failures += 1
     return 2 if failures else 0
+
+
+def cmd_transfer(args) -> int:
+    from .data.labels import INSTRUMENTS
+    from .transcribe import check_audio_input
+
+    # The input, the target's name and the output, before torch and the model are loaded.
+    check_audio_input(args.input)
+    if args.to not in INSTRUMENTS:
+        raise GlissandoError(f"--to {args.to}: unknown instrument (Glissando knows "
+                             f"{', '.join(i.replace('_', ' ') for i in INSTRUMENTS)})")
+    check_output(args.output, args.force, inputs=[args.input])
+    facts = _model_facts(args)
+    if args.to not in facts.instruments:  # transfer.check_target's question, asked of the header before torch
+        raise GlissandoError(f"--to {args.to}: the model knows {', '.join(facts.instruments)}")
+    from .render import write_wav
+    from .transfer import check_target, transfer
+
+    session = _session(args)
+    check_target(session, args.to, args.dynamics)
+    bar = _Bar("step")
+
+    def warn(message: str) -> None:
+        bar.write(f"warning: {one_line(message)}")
+
+    try:
+        result = transfer(session, args.input, args.to, args.dynamics, args.method, args.expression,
+                          progress=bar, warn=warn)
+    finally:
+        bar.close()
+    peak_db = None if args.no_normalize else args.peak_db
+    path = write_wav(args.output, result.audio, session.spectral.sample_rate, args.rate, args.bits, force=args.force,
+                     peak_db=peak_db)
+    heard = sorted({n.instrument.replace("_", " ") for n in result.heard})
+    print(f"{path}: {len(result.played)} notes heard as {', '.join(heard)}, played by {args.to.replace('_', ' ')} "
+          f"({len(result.audio) / session.spectral.sample_rate:.2f} s)")
+    return 0
 
 
 def cmd_gui(args) -> int:
@@ -477,6 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluation(sub)
     _add_audio_out(sub)
     _add_transcribe(sub)
+    _add_transfer(sub)
     g = sub.add_parser("gui", help="open the desktop app")
     g.add_argument("--model")
     g.add_argument("--screenshot", type=Path, help="open, draw, save the window to this PNG and exit")
@@ -496,6 +593,13 @@ def _add_make_dataset(sub) -> None:
                         "FluidR3_GM, the csound GM bank, TimGM6mb, GeneralUser GS")
     d.add_argument("--variations", type=_number(int, 0, 16, "0 to 16"), default=0,
                    help="augmented renderings per SoundFont note: vibrato, room, EQ, noise (0-16, default 0)")
+    d.add_argument("--mixtures", type=_number(int, 0, 1_000_000, "0 to 1000000"), default=0,
+                   help="mixtures of 2 and 3 notes per SoundFont (different instruments, now and then a chord of "
+                        "one; each voice within 6 dB of the others), for models that hear several notes at once "
+                        "(train --voices 3); default 0")
+    d.add_argument("--only-mixtures", action="store_true",
+                   help="the banks' mixtures without their single notes: train on it together with a single-note "
+                        "data set (train --data NOTES MIXTURES)")
     d.add_argument("--frames-per-note", type=_number(int, 1, 1000, "1 to 1000"), default=24,
                    help="sustained frames kept per note (1-1000, default 24)")
     d.add_argument("--instruments", help="comma-separated instrument names (default: the preset's)")
@@ -511,41 +615,15 @@ def _add_make_dataset(sub) -> None:
 
 
 def _training_options(parser) -> None:
-    parser.add_argument("--data", type=Path, required=True, nargs="+",
-                        help="data set folder(s); several are combined (same spectral settings and dynamics)")
-    parser.add_argument("--device", choices=DEVICES, default="auto")
-    parser.add_argument("--arch", choices=ARCHITECTURES, default="conv",
-                        help="signal encoder: conv (harmonic-stack convolutions, default) or the paper's MLP")
-    parser.add_argument("--epochs", type=_number(int, 1, 100000, "1 to 100000"), default=60,
-                        help="(1-100000, default 60)")
-    parser.add_argument("--batch-size", type=_number(int, 1, 65536, "1 to 65536"), default=256,
-                        help="(1-65536, default 256)")
-    parser.add_argument("--hidden", type=_number(int, 1, 65536, "1 to 65536"),
-                        help="signal VAE hidden units (1-65536; paper: 2000)")
-    parser.add_argument("--beta-max", type=_number(float, 0, 100, "a number from 0 to 100"),
-                        help="final weight of the KL terms after warm-up (0-100)")
-    parser.add_argument("--seed", type=_number(int, 0, 2**32 - 1, "0 to 4294967295"), default=0)
-    parser.add_argument("--no-augment", action="store_true", help="no frame augmentation during training")
-    parser.add_argument("--transpose", type=_number(float, 0, 1, "a share from 0 to 1"), default=0.5,
-                        help="share of training frames transposed by up to --transpose-semitones, "
-                             "relabelled (0-1, default 0.5)")
-    parser.add_argument("--transpose-semitones", type=_number(int, 0, 12, "0 to 12"), default=2,
-                        help="largest transposition (0-12, default 2)")
-    parser.add_argument("--eq-db", type=_number(float, 0, 24, "a number of dB from 0 to 24"),
-                        help="frame augmentation: random EQ and tilt (dB/octave) up to this (0-24, default 1.5)")
-    parser.add_argument("--dropout", type=_number(float, 0, 0.95, "a number from 0 to 0.95"), default=0.2,
-                        help="dropout in the conv encoder's head (0-0.95, default 0.2)")
+    add_training_options(parser)  # training.options: the torchrun worker of --nproc parses the same
 
 
 def _add_training(sub) -> None:
     t = sub.add_parser("train", help="train a cross-modal model on a data set")
-    _training_options(t)
-    t.add_argument("--out", type=Path, required=True, help="model folder (model.safetensors, checkpoint.pt)")
-    t.add_argument("--symbol-hidden", type=_number(int, 1, 65536, "1 to 65536"),
-                   help="symbol VAE hidden units (1-65536; paper: 800)")
-    t.add_argument("--threads", type=_number(int, 1, 1024, "1 to 1024"), help="CPU threads for torch (1-1024)")
-    t.add_argument("--leave-out", action="append", metavar="SOURCE", help="train without this sample set (repeatable)")
-    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    add_train_arguments(t)
+    t.add_argument("--nproc", type=_number(int, 1, 1024, "1 to 1024"), default=1,
+                   help="training processes on this machine, run through torchrun with DistributedDataParallel "
+                        "(gloo on the CPU, NCCL on CUDA; one per core or GPU at most; default 1: no process group)")
     t.set_defaults(func=cmd_train)
 
     lo = sub.add_parser("loso", help="leave-one-source-out: train without each sample set, evaluate on it")
@@ -574,7 +652,10 @@ def _add_evaluation(sub) -> None:
     e.add_argument("--notes", action="store_true",
                    help="instead: note-level transcription accuracy over every note of DATA "
                         "(for data the model never saw)")
-    e.add_argument("--source", help="with --notes: only the notes of this sample set")
+    e.add_argument("--mixtures", action="store_true",
+                   help="instead: the paper's Table 2 on the mixtures of DATA (strict and loose per family, and how "
+                        "often every note of a mixture is found), for a model trained with --voices")
+    e.add_argument("--source", help="with --notes or --mixtures: only the notes of this sample set")
     e.set_defaults(func=cmd_evaluate)
 
 
@@ -590,6 +671,12 @@ def _audio_out_options(parser) -> None:
     parser.add_argument("--rate", type=int, choices=OUTPUT_RATES, default=OUTPUT_RATES[0],
                         help="output sample rate, Hz (default %(default)s)")
     parser.add_argument("--bits", choices=BIT_DEPTHS, default="16")
+    level = parser.add_mutually_exclusive_group()
+    # render.DEFAULT_PEAK_DB and render.PEAK_DB_RANGE (render is not imported before the inputs are checked)
+    level.add_argument("--peak-db", type=_number(float, -60, 0, "a peak level in dBFS from -60 to 0"), default=-1.0,
+                       help="normalize the file to this peak level, dBFS (default %(default)s)")
+    level.add_argument("--no-normalize", action="store_true",
+                       help="keep the model's own level, so that separate renders keep their relative loudness")
     parser.add_argument("--instrument", type=_instrument_name,
                         help="instrument to play, written with a space or an underscore (render-midi: for every track)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="the WAV file to write")
@@ -605,7 +692,9 @@ def _add_audio_out(sub) -> None:
                     help='e.g. "C4:mf:1.0 E4:ff:0.5 R:0.25 G4:pp:1"; NOTE from C-1 to G9, DYNAMICS one of '
                          f'{" ".join(DYNAMICS)} (default mf), SECONDS from {MIN_NOTE_SECONDS:g} to '
                          f'{MAX_NOTE_SECONDS:g} for a note or a rest (default 0.5), an optional 4th field '
-                         f'INSTRUMENT; the notes end by {MAX_SECONDS:g} s')
+                         f'INSTRUMENT; a chord joins notes with + and each may name its instrument in front: '
+                         f'"C4+E4+G4:mf:1" or "flute:C5+violin:E4:ff:2" (up to {MAX_CHORD_NOTES} notes); '
+                         f'the notes end by {MAX_SECONDS:g} s')
     _audio_out_options(sy)
     sy.set_defaults(func=cmd_synth)
 
@@ -629,6 +718,38 @@ def _add_transcribe(sub) -> None:
     tr.add_argument("-o", "--output", help="output file (one input) or folder (several)")
     tr.add_argument("--force", action="store_true", help="replace existing output files")
     tr.set_defaults(func=cmd_transcribe)
+
+
+def _add_transfer(sub) -> None:
+    from .data.labels import DYNAMICS
+
+    tf = sub.add_parser("transfer", help="timbre transfer: a recording played again by another instrument",
+                        description="Timbre transfer through the shared latent space: the notes' pitch and timing "
+                                    "come from IN, the timbre from the instrument named by --to. A source far from "
+                                    "what the model learned (speech, noise) still transfers, with a warning.")
+    tf.add_argument("input", type=Path, metavar="IN")
+    tf.add_argument("--to", required=True, type=_instrument_name, metavar="INSTRUMENT",
+                    help="the instrument to play it, written with a space or an underscore")
+    tf.add_argument("--dynamics", choices=("keep", *DYNAMICS), default="keep",
+                    help="keep each note's dynamic as heard (default) or play every note at one")
+    tf.add_argument("--method", choices=("shift", "notes"), default="shift",
+                    help="shift: move every frame's latent by the label change, keeping part of the source's "
+                         "detail (default); notes: transcribe and render the notes again")
+    tf.add_argument("--expression", type=_number(float, 0, 1, "a number from 0 to 1"), default=0.5,
+                    help="with shift: how much of the source's vibrato, envelope and room is kept inside notes, "
+                         "0 to 1 (default %(default)s)")
+    tf.add_argument("--model", help="model file or folder (default: the shipped model)")
+    tf.add_argument("--device", choices=DEVICES, default="auto")
+    tf.add_argument("--rate", type=int, choices=OUTPUT_RATES, default=OUTPUT_RATES[0],
+                    help="output sample rate, Hz (default %(default)s)")
+    tf.add_argument("--bits", choices=BIT_DEPTHS, default="16")
+    level = tf.add_mutually_exclusive_group()
+    level.add_argument("--peak-db", type=_number(float, -60, 0, "a peak level in dBFS from -60 to 0"), default=-1.0,
+                       help="normalize the file to this peak level, dBFS (default %(default)s)")
+    level.add_argument("--no-normalize", action="store_true", help="keep the model's own level")
+    tf.add_argument("-o", "--output", type=Path, required=True, help="the WAV file to write")
+    tf.add_argument("--force", action="store_true", help="replace an existing output file")
+    tf.set_defaults(func=cmd_transfer)
 
 
 def error_message(exc: GlissandoError) -> str:

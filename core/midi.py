@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from .data.labels import DYNAMICS_VELOCITY, instrument_for_program, velocity_to_dynamics
+from .data.labels import MIDI_VELOCITY, instrument_for_program, velocity_to_dynamics
 from .errors import one_line
 from .jobs import GlissandoError, atomic_write, check_input
 from .units import note_name
@@ -161,28 +161,32 @@ def fit_to_range(notes: list[Note], ranges: dict[str, tuple[int, int]], strict: 
 
 
 def write_midi(notes: list[Note], path: str | os.PathLike, tempo_bpm: float = 120.0) -> None:
-    """One track per instrument, its General MIDI program set; written atomically."""
+    """A type-1 file: a conductor track first (tempo and a 4/4 time signature, no notes), then one track
+    per instrument with its General MIDI program; velocities from dynamics by MIDI_VELOCITY. Written
+    atomically; no notes: the conductor track alone."""
     import mido
 
     from .data.labels import INSTRUMENTS
 
     ticks_per_beat = 480
     tempo = mido.bpm2tempo(tempo_bpm)
-    mid = mido.MidiFile(ticks_per_beat=ticks_per_beat)
+    mid = mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat)
+    # The type-1 convention puts tempo and meter only on the first track: readers that follow it
+    # (pretty-midi, several DAWs) ignore or warn about tempo events elsewhere.
+    mid.tracks.append(mido.MidiTrack([mido.MetaMessage("track_name", name="Glissando", time=0),
+                                      mido.MetaMessage("set_tempo", tempo=tempo, time=0),
+                                      mido.MetaMessage("time_signature", numerator=4, denominator=4, time=0)]))
     instruments = sorted({n.instrument for n in notes})
-    if not notes:  # an empty transcription: one track with the tempo, which every reader takes
-        mid.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=tempo, time=0)]))
     for channel, inst in enumerate(instruments):
         channel = channel if channel < DRUM_CHANNEL else channel + 1
         track = mido.MidiTrack()
-        track.append(mido.MetaMessage("set_tempo", tempo=tempo, time=0))
         track.append(mido.MetaMessage("track_name", name=inst, time=0))
         program = INSTRUMENTS[inst].gm_program if inst in INSTRUMENTS else 0
         track.append(mido.Message("program_change", program=program, channel=channel % 16, time=0))
         events = []
         for n in notes:
             if n.instrument == inst:
-                velocity = DYNAMICS_VELOCITY.get(n.dynamics, n.velocity)
+                velocity = MIDI_VELOCITY.get(n.dynamics, n.velocity)
                 events.append((n.start, 1,
                                mido.Message("note_on", note=n.midi, velocity=velocity, channel=channel % 16)))
                 events.append((n.end, 0, mido.Message("note_off", note=n.midi, velocity=0, channel=channel % 16)))

@@ -7,6 +7,7 @@ memory stays bounded by the block, whatever the piece's length.
 """
 from __future__ import annotations
 
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
@@ -29,6 +30,10 @@ PHASE_METHODS = ("fast", "gl30")
 STILL = 1e-6  # relative latent change per frame below which a path is holding still
 SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}  # WAV bit depths
 OUTPUT_RATES = (SAMPLE_RATE, 2 * SAMPLE_RATE)  # the model's rate, or upsampled for players that want 44.1 kHz
+# Exports are peak-normalized: the model decodes at about -16 dBFS, too quiet to drop into a DAW beside
+# other material. -1 dBFS leaves headroom for the inter-sample peaks of lossy encoders and resamplers.
+DEFAULT_PEAK_DB = -1.0
+PEAK_DB_RANGE = (-60.0, 0.0)
 
 
 @dataclass
@@ -107,19 +112,77 @@ def voice_keyframes(session: ModelSession, voice: list[Note],
     return np.asarray(times), np.asarray(targets)
 
 
+# A note repeated at the same pitch starts after this much silence: a release running into the next
+# attack leaves a dip of 4 dB, which a listener (and the transcriber) hears as one held note.
+REPEAT_SILENCE = 0.015
+REPEAT_FADE = 0.01  # the shortest fade out before that silence: no click
+
+
 def note_envelope(voice: list[Note], n_samples: int, sample_rate: int, settings: RenderSettings) -> np.ndarray:
     env = np.zeros(n_samples, dtype=np.float32)
+    following = {id(n): m for n, m in zip(voice, voice[1:])}
     for note in voice:
         a = int(note.start * sample_rate)
         e = min(int(note.end * sample_rate), n_samples)
         r = min(int((note.end + settings.release) * sample_rate), n_samples)
+        after = following.get(id(note))
+        if after is not None and after.midi == note.midi and after.start < note.end + settings.release + REPEAT_SILENCE:
+            # Fade out in time for REPEAT_SILENCE of silence before the repeat, starting before the note's
+            # end when the gap is shorter than the fade itself.
+            r = max(a + 1, int((after.start - REPEAT_SILENCE) * sample_rate))
+            e = max(a, min(e, r - int(REPEAT_FADE * sample_rate)))
         att = max(1, int(settings.attack * sample_rate))
         seg = np.ones(max(0, e - a), dtype=np.float32)
         seg[: min(att, len(seg))] = np.linspace(0, 1, att, endpoint=False, dtype=np.float32)[: len(seg)]
         env[a:e] = np.maximum(env[a:e], seg)
         level = seg[-1] if len(seg) else 0.0
-        env[e:r] = np.maximum(env[e:r], np.linspace(level, 0, r - e, dtype=np.float32))
+        env[e:r] = np.maximum(env[e:r], np.linspace(level, 0, max(r - e, 0), dtype=np.float32))
     return env
+
+
+def release_previous_partials(audio: np.ndarray, voice: list[Note], sample_rate: int,
+                              settings: RenderSettings) -> np.ndarray:
+    """Where a note follows another of a different pitch in the same voice, the previous pitch's partials
+    fade out over ``settings.release`` from the new note's start, as a released note does.
+
+    Phase reconstruction leaves them sounding: the constant-Q atoms of the frames before the change are
+    long (about 0.3 s at C4) and Griffin-Lim spreads their energy further into the next note, 20-35 dB below
+    the old note for up to 0.4 s; after a loud note a soft one then reads as the previous pitch. The
+    envelope cannot help (one voice is one signal), so the fade is a gain on those partials' bands in a short
+    STFT (46 ms windows: partials a third apart are resolved and the gain moves smoothly, without clicks).
+    Bands that the new note's own partials share are left alone, and so are repeated pitches.
+    """
+    changes = [(a, b, voice[i + 2].start if i + 2 < len(voice) else None)
+               for i, (a, b) in enumerate(zip(voice, voice[1:]))
+               if a.midi != b.midi and b.start < a.end + settings.release]
+    if not changes or len(audio) < 2048:
+        return audio
+    n_fft, hop = 1024, 256
+    # torch's STFT, not scipy.signal's: importing that costs seconds on a first render.
+    window = torch.hann_window(n_fft, dtype=torch.float64)
+    spec = torch.stft(torch.from_numpy(np.asarray(audio, dtype=np.float64)), n_fft, hop, window=window,
+                      center=True, return_complex=True)
+    freqs = np.fft.rfftfreq(n_fft, 1 / sample_rate)
+    times = np.arange(spec.shape[1]) * hop / sample_rate  # centred frames
+    gain = np.ones(tuple(spec.shape), dtype=np.float64)
+    # A partial's band: the Hann window's main lobe (2 bins each side) or a quarter tone, whichever is wider.
+    half_width = np.maximum(2 * sample_rate / n_fft, freqs * (2 ** (1 / 24) - 1))
+    nyquist = sample_rate / 2
+    for old, new, after in changes:
+        f_old, f_new = (440.0 * 2 ** ((n.midi - 69) / 12) for n in (old, new))
+        near_old = np.zeros(len(freqs), dtype=bool)
+        for k in range(1, int(nyquist // f_old) + 1):
+            near_old |= np.abs(freqs - k * f_old) <= half_width
+        near_new = np.zeros(len(freqs), dtype=bool)
+        for k in range(1, int(nyquist // f_new) + 1):
+            near_new |= np.abs(freqs - k * f_new) <= half_width
+        bands = near_old & ~near_new
+        end = min(new.end + settings.release, after) if after is not None else new.end + settings.release
+        span = (times >= new.start) & (times < end)
+        fade = np.clip(1 - (times[span] - new.start) / max(settings.release, 1e-3), 0.0, 1.0)
+        gain[np.ix_(bands, np.flatnonzero(span))] = np.minimum(gain[np.ix_(bands, np.flatnonzero(span))], fade)
+    out = torch.istft(spec * torch.from_numpy(gain), n_fft, hop, window=window, center=True, length=len(audio))
+    return out.numpy().astype(audio.dtype, copy=False)
 
 
 def _still_runs(latents: np.ndarray) -> list[tuple[int, int]]:
@@ -374,6 +437,7 @@ def render_notes(session: ModelSession, notes: list[Note], settings: Optional[Re
     done = 0
     for (voice, path, active), count in zip(paths, counts):
         audio = reconstruct_path(session, path, n_samples, settings, active, progress, cancel, done, sum(counts))
+        audio = release_previous_partials(audio, voice, sr, settings)
         out += audio * note_envelope(voice, n_samples, sr, settings)
         done += count
     return out.astype(np.float32)
@@ -400,9 +464,31 @@ def render_trajectory(session: ModelSession, times: np.ndarray, latents: np.ndar
     return audio.astype(np.float32)
 
 
+def check_peak_db(peak_db: float) -> float:
+    """``peak_db`` if it is a peak level an export can take (finite, from -60 to 0 dBFS), else GlissandoError."""
+    low, high = PEAK_DB_RANGE
+    if not (isinstance(peak_db, (int, float)) and math.isfinite(peak_db) and low <= peak_db <= high):
+        raise GlissandoError(f"peak level {peak_db!r} dBFS: give a number from {low:g} to {high:g}")
+    return float(peak_db)
+
+
+def normalize_peak(audio: np.ndarray, peak_db: float = DEFAULT_PEAK_DB) -> np.ndarray:
+    """``audio`` scaled by one gain so that its peak is ``peak_db`` dBFS: the balance of loud and soft notes
+    inside the piece is kept. Silence is returned as it is (there is no level to reach)."""
+    audio = np.asarray(audio, dtype=np.float64)
+    peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
+    if peak <= 1e-9:
+        return audio
+    return audio * (10 ** (check_peak_db(peak_db) / 20) / peak)
+
+
 def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int = SAMPLE_RATE, out_rate: int = SAMPLE_RATE,
-              bit_depth: str = "16", force: bool = False) -> Path:
-    """Write audio atomically; an existing file is replaced only with ``force`` (else OutputExists)."""
+              bit_depth: str = "16", force: bool = False, peak_db: Optional[float] = DEFAULT_PEAK_DB) -> Path:
+    """Write audio atomically; an existing file is replaced only with ``force`` (else OutputExists).
+
+    ``peak_db``: the file's peak level in dBFS (one gain for the whole file); None keeps the level the model
+    decoded, which keeps the loudness of separate files comparable (only a peak over full scale is lowered).
+    """
     import soundfile as sf
 
     path = check_output(path, force)  # the command line checks before rendering; this is the last line of defence
@@ -411,13 +497,17 @@ def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int = SAM
         raise GlissandoError(f"{path}: output sample rate must be {rates}, not {out_rate}")
     if bit_depth not in SUBTYPES:
         raise GlissandoError(f"{path}: bit depth must be one of {', '.join(SUBTYPES)}")
+    if peak_db is not None:
+        check_peak_db(peak_db)
     audio = np.asarray(audio, dtype=np.float64)
     if out_rate != sample_rate:
         from scipy.signal import resample_poly
 
         audio = resample_poly(audio, out_rate, sample_rate)
+    if peak_db is not None:
+        audio = normalize_peak(audio, peak_db)  # after resampling: the peak of the samples written
     peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
-    if peak > 0.999:  # never clip; quieter material is left at the level the model decoded
+    if peak > 0.999:  # never clip (--no-normalize of a loud render)
         audio = audio * (0.999 / peak)
     try:
         with atomic_write(path, suffix=".tmp.wav") as tmp:

@@ -178,6 +178,11 @@ class ModelSession:
         return [i for i in self.vocabulary["instrument"] if i != SILENT]
 
     @property
+    def voices(self) -> int:
+        """Notes the model hears at once (1: single notes; more: a mixture model, lowest note first)."""
+        return int(self.config.voices)
+
+    @property
     def dynamics(self) -> list[str]:
         return [d for d in self.vocabulary["dynamics"] if d != SILENT]
 
@@ -272,6 +277,18 @@ class ModelSession:
         with self._in_use():
             self._torch_call("signal_to_symbols")
             return self._decode_symbols(self._encode_signal(log_frames))
+
+    def signal_to_voices(self, log_frames: np.ndarray) -> list[dict[str, np.ndarray]]:
+        """Per voice slot, lowest note first, each family's probabilities for every frame (one slot for a
+        single-note model)."""
+        with self._in_use():
+            self._torch_call("signal_to_voices")
+            z = self._tensor(self._encode_signal(log_frames))
+            with torch.no_grad():
+                parts = [[lg.softmax(-1) for lg in self._net.decode_symbols(b)] for b in z.split(BATCH)]
+            n = len(FAMILIES)
+            return [{f: torch.cat([p[k * n + j] for p in parts]).cpu().numpy() for j, f in enumerate(FAMILIES)}
+                    for k in range(self.voices)]
 
     def reconstruct(self, log_frames: np.ndarray) -> np.ndarray:
         with self._in_use():

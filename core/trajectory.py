@@ -9,12 +9,16 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
+from .descriptors import DESCRIPTORS, descriptor_path, geodesic_path, latent_descriptors, note_latents
 from .interpolation import MODES, interpolate
-from .jobs import GlissandoError, atomic_write
+from .jobs import CancelFn, GlissandoError, atomic_write
+
+if TYPE_CHECKING:
+    from .session import ModelSession
 
 FORMAT = "glissando-trajectory"
 VERSION = 1
@@ -56,10 +60,19 @@ class Keyframe:
         return d
 
 
+# How the path between keyframes is bent, beyond its interpolation: "plain" (the interpolation alone),
+# "geodesic" (through where the model's notes are dense), or a descriptor (descriptors.DESCRIPTORS) held
+# on a straight line between the keyframes' own values, or along ``curve`` where one is drawn.
+SHAPES = ("plain", "geodesic", *DESCRIPTORS)
+SHAPE_RATE = 20.0  # points per second a shaped path is computed at (and rendered through, linearly)
+
+
 @dataclass
 class Trajectory:
     keyframes: list[Keyframe] = field(default_factory=list)
     interpolation: str = "linear"
+    shape: str = "plain"
+    curve: Optional[np.ndarray] = None  # (K, 2) time (s), descriptor value in its unit: for a descriptor shape
 
     @property
     def duration(self) -> float:
@@ -68,7 +81,8 @@ class Trajectory:
     def copy(self) -> "Trajectory":
         keyframes = [Keyframe(k.latent.copy(), k.duration, dict(k.label) if k.label else None, k.glide)
                      for k in self.keyframes]
-        return Trajectory(keyframes, self.interpolation)
+        return Trajectory(keyframes, self.interpolation, self.shape,
+                          None if self.curve is None else self.curve.copy())
 
     def markers(self) -> np.ndarray:
         """(K,) the time each keyframe's sound is fully reached."""
@@ -97,11 +111,40 @@ class Trajectory:
         query = np.arange(0.0, max(times[-1], 1e-6), 1.0 / frame_rate)
         return query, interpolate(times, latents, query, self.interpolation).astype(np.float32)
 
+    def shaped(self, session: "ModelSession", rate: float = SHAPE_RATE,
+               cancel: Optional[CancelFn] = None) -> tuple[np.ndarray, np.ndarray]:
+        """(times, latents) to render through: the timeline itself for a plain path, else the path sampled at
+        ``rate`` and bent by its shape (call it off the GUI thread: it runs the decoder)."""
+        times, latents = self.timeline()
+        if self.shape == "plain":
+            return times, latents
+        query = np.union1d(np.arange(0.0, times[-1], 1.0 / rate), times)
+        path = interpolate(times, latents, query, self.interpolation).astype(np.float32)
+        if self.shape == "geodesic":
+            anchors = note_latents(session)
+            # Each glide bent on its own: holds stay put, and each keyframe is still reached at its marker.
+            for a, b in zip(times[:-1], times[1:]):
+                inside = (query >= a) & (query <= b)
+                if inside.sum() >= 3 and np.any(path[inside][0] != path[inside][-1]):
+                    path[inside] = geodesic_path(path[inside], anchors)
+            return query, path
+        if self.curve is not None:
+            targets = np.interp(query, self.curve[:, 0], self.curve[:, 1])
+        else:
+            own = latent_descriptors(session, latents)[self.shape]
+            targets = np.interp(query, times, own)
+        return query, descriptor_path(session, path, self.shape, targets, cancel=cancel)
+
     # -- files ---------------------------------------------------------------------------------
     def to_dict(self, model: Optional[str] = None) -> dict:
-        return {"format": FORMAT, "version": VERSION, "model": model, "interpolation": self.interpolation,
-                "latent_dim": int(len(self.keyframes[0].latent)) if self.keyframes else None,
-                "keyframes": [k.to_dict() for k in self.keyframes]}
+        d = {"format": FORMAT, "version": VERSION, "model": model, "interpolation": self.interpolation,
+             "latent_dim": int(len(self.keyframes[0].latent)) if self.keyframes else None,
+             "keyframes": [k.to_dict() for k in self.keyframes]}
+        if self.shape != "plain":
+            d["shape"] = self.shape
+        if self.curve is not None:
+            d["curve"] = [[round(float(t), 6), round(float(v), 6)] for t, v in self.curve]
+        return d
 
     def save(self, path: str | os.PathLike, model: Optional[str] = None) -> Path:
         path = Path(path)
@@ -141,7 +184,20 @@ class Trajectory:
         if latent_dim is not None and dims and dims != {latent_dim}:
             raise GlissandoError(f"{source}: made for a {dims.pop()}-d latent space, "
                                  f"but this model's has {latent_dim} dimensions")
-        return cls(keyframes, mode)
+        shape = d.get("shape", "plain")
+        if shape not in SHAPES:
+            raise GlissandoError(f"{source}: unknown path shape {shape!r} (use {', '.join(SHAPES)})")
+        curve = None
+        if d.get("curve") is not None:
+            try:
+                curve = np.asarray(d["curve"], dtype=np.float64)
+            except (TypeError, ValueError):
+                curve = np.zeros((0, 0))
+            if curve.ndim != 2 or curve.shape[1] != 2 or len(curve) < 1 or not np.all(np.isfinite(curve)) \
+                    or np.any(np.diff(curve[:, 0]) < 0):
+                raise GlissandoError(f"{source}: damaged trajectory (its descriptor curve is not a list of "
+                                     "[time, value] pairs in time order)")
+        return cls(keyframes, mode, shape, curve)
 
     @classmethod
     def load(cls, path: str | os.PathLike, latent_dim: Optional[int] = None) -> "Trajectory":

@@ -98,15 +98,28 @@ def _label_posteriors(session: ModelSession, frames: np.ndarray, stride: int) ->
     """Label posteriors of every frame, the model run on every ``stride``-th one and the rest
     interpolated: labels change on the scale of notes (50 ms and more), while onsets, which need
     the finer grid, come from the bands and the level, computed on every frame."""
+    def posteriors(x: np.ndarray) -> dict:
+        if session.voices == 1:
+            return session.signal_to_symbols(x)
+        # A mixture model: the lowest voice under the families' names, as a single-note model gives them,
+        # and voice k's under "family@k".
+        return {(f if k == 0 else f"{f}@{k}"): v for k, voice in enumerate(session.signal_to_voices(x))
+                for f, v in voice.items()}
+
     if stride <= 1 or len(frames) < 2 * stride:
-        return session.signal_to_symbols(frames)
+        return posteriors(frames)
     picked = np.arange(0, len(frames), stride)
     if picked[-1] != len(frames) - 1:
         picked = np.append(picked, len(frames) - 1)
-    coarse = session.signal_to_symbols(frames[picked])
+    coarse = posteriors(frames[picked])
     at = np.arange(len(frames))
     return {f: np.stack([np.interp(at, picked, v[:, j]) for j in range(v.shape[1])], axis=1).astype(v.dtype)
             for f, v in coarse.items()}
+
+
+# A pitch must be named in most of this many seconds of frames around a frame to sound there: single frames
+# where a slot names a neighbour (an octave, the other voice's pitch) do not break or make a note.
+CHORD_SMOOTH_SECONDS = 0.09
 
 
 def _semitone_starts(frequencies: np.ndarray) -> tuple[np.ndarray, int]:
@@ -330,7 +343,12 @@ def _repeats(bands: _Bands, level: np.ndarray, midi: int, onset: int, end: int, 
             lowest = int(np.argmin(whole))
             rise = float(whole[lowest:].max() - whole[lowest])
             if x[peak] - x[k] >= settings.onset_db and rise >= settings.onset_level_db:
-                s = _back_to(x, k, peak, settings.attack_db)
+                # The first local minimum before the climb may sit in the held note's wobble, well before
+                # it: the note starts at the foot of the climb itself, the last frame at the bottom of the
+                # dip (or, climbing from silence, where it comes within attack_db of its peak).
+                climb = x[k : peak + 1]
+                foot = k + int(np.flatnonzero(climb <= climb.min() + 0.5)[-1])
+                s = max(foot, _back_to(x, k, peak, settings.attack_db))
                 found.append((onset + s, rise))
                 k = s + settle
                 continue
@@ -341,7 +359,50 @@ def _repeats(bands: _Bands, level: np.ndarray, midi: int, onset: int, end: int, 
         gaps = np.diff([f for f, _ in found]) * dt
         if 1 / 8.0 <= np.median(gaps) <= 1 / 4.0 and np.std(gaps) < 0.3 * np.median(gaps):
             found = [(f, r) for f, r in found if r >= settings.tremolo_level_db]
-    return [f for f, _ in found]
+    starts = sorted([f for f, _ in found] + [onset + s for s in _steps_down(x, level[onset:end], dt, settings)])
+    kept: list[int] = []
+    for f in starts:  # a re-attack seen both as a rise and as a step is one note
+        if not kept or f - kept[-1] >= settle:
+            kept.append(f)
+    return kept
+
+
+def _steps_down(x: np.ndarray, whole: np.ndarray, dt: float, settings: TranscribeSettings) -> list[int]:
+    """Onsets (frames of ``whole``, the held pitch's frames) of softer repeated notes: the note's harmonics
+    ``x`` and the whole sound ``whole`` step down by onset_db and tremolo_level_db within 50 ms (the
+    harmonics beyond the decay either side of the step carried on; the whole sound by as much as a
+    tremolo's dips must, as no dip confirms this step). Such a note need not dip below its own level, so
+    the dip-then-rise test misses it, when the previous note's release runs into it (a short gap, or the
+    model's own renders, whose release ends where the next note starts). A decaying (piano) note falls
+    as fast before and after, a release goes on falling after its step (it is no new note's sustain),
+    a vibrato or tremolo climbs back to where it fell from."""
+    span, fall = max(3, int(round(0.1 / dt))), max(2, int(round(0.05 / dt)))
+    t = np.arange(span) - (span - 1) / 2
+    n = len(whole)
+    found: list[int] = []
+
+    def decay(w: np.ndarray) -> float:
+        """dB lost from one window's centre to the other's at the window's own rate of fall."""
+        return max(0.0, -float(t @ (w - w.mean()) / (t @ t))) * (span + fall)
+
+    k = max(2, int(0.1 / dt)) + span  # the note's own attack settles before the sustain it steps down from
+    while k + fall + 2 * span <= n:
+        pre, post = x[k - span : k], x[k + fall : k + fall + span]
+        later = x[k + fall + span : k + fall + 2 * span]
+        step = float(np.median(pre) - np.median(post))
+        # A release that slows into its tail (a room, a string) can look level for 100 ms, a tremolo's
+        # trough too: the new note must still be there, within onset_level_db, 100 ms further on.
+        if (step - max(decay(pre), decay(post)) >= settings.onset_db and pre.min() > post.max()
+                and abs(np.median(post) - np.median(later)) <= settings.onset_level_db
+                and np.median(whole[k - span : k]) - np.median(whole[k + fall : k + fall + span])
+                >= settings.tremolo_level_db):
+            # The new note starts where the fall ends: within a quarter of the step of its own level.
+            s = k + int(np.argmax(x[k : k + fall + span] <= np.median(post) + step / 4))
+            found.append(s)
+            k = s + span
+            continue
+        k += 1
+    return found
 
 
 def _frame_labels(session: ModelSession, post: Posteriors, settings: TranscribeSettings) -> np.ndarray:
@@ -494,7 +555,77 @@ def transcribe(session: ModelSession, path: str | os.PathLike, settings: Optiona
     post = frame_posteriors(session, path, settings, progress, cancel)
     if post.silent:
         warn(f"{path}: the audio {'file is empty' if len(post.times) == 0 else 'is silent'}; no notes")
+    if session.voices > 1:
+        return chord_notes(session, post, settings), post
     return posteriors_to_notes(session, post, settings), post
+
+
+def _voice_probs(post: Posteriors, voices: int) -> list[dict]:
+    return [{f: post.probs[f if k == 0 else f"{f}@{k}"] for f in ("pitch_class", "octave", "dynamics", "instrument")}
+            for k in range(voices)]
+
+
+def chord_notes(session: ModelSession, post: Posteriors, settings: Optional[TranscribeSettings] = None) -> list[Note]:
+    """Overlapping notes from a mixture model's voice slots: in every sounding frame, each slot that is not
+    silent names a pitch, an instrument and a dynamic; a note is a run of frames in which some slot names its
+    pitch (smoothed over CHORD_SMOOTH frames, rests shorter than a note's minimum bridged), its instrument
+    and dynamics the ones its frames name most, weighted by their probabilities. The slots are ordered by
+    pitch, so one note may move from slot to slot as others start and stop: runs are followed by pitch."""
+    from scipy.ndimage import median_filter
+
+    if settings is None:
+        settings = TranscribeSettings()
+    if post.silent or len(post.times) < 2:
+        return []
+    vocab = session.vocabulary
+    dt = float(np.median(np.diff(post.times)))
+    sounding = post.level >= post.level.max() - settings.gate_db
+    low, high = 12, 120
+    present = np.zeros((len(post.times), high - low), dtype=bool)
+    evidence: dict[int, list] = {}  # midi -> [(frame, instrument probs, dynamics probs, confidence)]
+    for slot in _voice_probs(post, session.voices):
+        pc = slot["pitch_class"].argmax(1)
+        octave = slot["octave"].argmax(1)
+        for t in np.flatnonzero(sounding):
+            p, o = vocab["pitch_class"][pc[t]], vocab["octave"][octave[t]]
+            if p == SILENT or o == SILENT:
+                continue
+            midi = (int(o) + 1) * 12 + PITCH_CLASSES.index(p)
+            if not low <= midi < high:
+                continue
+            present[t, midi - low] = True
+            evidence.setdefault(midi, []).append((t, slot["instrument"][t], slot["dynamics"][t],
+                                                  float(slot["pitch_class"][t, pc[t]]),
+                                                  float(slot["octave"][t, octave[t]])))
+    width = max(3, int(round(CHORD_SMOOTH_SECONDS / dt)) | 1)
+    present = median_filter(present.astype(np.uint8), size=(width, 1), mode="constant") > 0
+    shortest = max(1, int(round(settings.min_note / dt)))
+    notes: list[Note] = []
+    names_inst, names_dyn = vocab["instrument"], vocab["dynamics"]
+    for column in np.flatnonzero(present.any(0)):
+        midi = low + int(column)
+        on = np.flatnonzero(np.diff(np.r_[0, present[:, column].astype(np.int8), 0]) == 1)
+        off = np.flatnonzero(np.diff(np.r_[0, present[:, column].astype(np.int8), 0]) == -1)
+        frames_of = evidence.get(midi, [])
+        for a, b in zip(on, off):
+            if b - a < shortest:
+                continue
+            heard = [e for e in frames_of if a <= e[0] < b]
+            if not heard:
+                continue
+            weights = np.array([e[3] * e[4] for e in heard])
+            inst = np.average(np.stack([e[1] for e in heard]), axis=0, weights=weights + 1e-9)
+            dyn = np.average(np.stack([e[2] for e in heard]), axis=0, weights=weights + 1e-9)
+            inst[names_inst.index(SILENT)] = 0.0  # a sounding pitch: its instrument and dynamic are not silent
+            dyn[names_dyn.index(SILENT)] = 0.0
+            end = min(b, len(post.times) - 1)
+            notes.append(Note(float(post.times[a]), float(post.times[end]) + dt, midi,
+                              names_dyn[int(dyn.argmax())], names_inst[int(inst.argmax())],
+                              confidence={"pitch_class": float(np.mean([e[3] for e in heard])),
+                                          "octave": float(np.mean([e[4] for e in heard])),
+                                          "dynamics": float(dyn.max() / dyn.sum()),
+                                          "instrument": float(inst.max() / inst.sum())}))
+    return sorted(notes, key=lambda n: (n.start, n.midi))
 
 
 def check_audio_input(path: str | os.PathLike) -> Path:

@@ -39,6 +39,11 @@ class LatentView:
         """The latent at ``point_3d``, as close to ``latent`` as the view allows."""
         raise NotImplementedError
 
+    def latents_at(self, latent: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """(N, D): :meth:`move` of ``latent`` to each of ``points`` (N, 3) at once, for maps over a plane;
+        unlike a move, nothing about these latents is remembered."""
+        raise NotImplementedError
+
 
 class LinearView(LatentView):
     """latents -> (latent - mean) @ axes.T; a move is the smallest latent change that lands on the point."""
@@ -53,6 +58,10 @@ class LinearView(LatentView):
 
     def move(self, latent: np.ndarray, point_3d: np.ndarray) -> np.ndarray:
         delta = np.asarray(point_3d, dtype=np.float64) - self.project(latent)
+        return (np.asarray(latent, dtype=np.float64) + delta @ np.linalg.pinv(self.axes).T).astype(np.float32)
+
+    def latents_at(self, latent: np.ndarray, points: np.ndarray) -> np.ndarray:
+        delta = np.asarray(points, dtype=np.float64) - self.project(latent)
         return (np.asarray(latent, dtype=np.float64) + delta @ np.linalg.pinv(self.axes).T).astype(np.float32)
 
 
@@ -88,6 +97,24 @@ class LatticeView(LatentView):
             self._placed.clear()
         self._placed[result.tobytes()] = np.array([x, y, z])
         return result
+
+    def latents_at(self, latent: np.ndarray, points: np.ndarray) -> np.ndarray:
+        n_inst, n_dyn, n_pitch = self.grid.shape[:3]
+        x, y, z = np.asarray(points, dtype=np.float64).T
+        position = [np.clip(x, 0, n_inst - 1), np.clip(y, 0, n_dyn - 1),
+                    np.clip((z / self.scale) * 12 + 60 - self.pitches[0], 0, n_pitch - 1)]
+        lows = [np.minimum(np.floor(p).astype(int), size - 1) for p, size in zip(position, (n_inst, n_dyn, n_pitch))]
+        highs = [np.minimum(lo + 1, size - 1) for lo, size in zip(lows, (n_inst, n_dyn, n_pitch))]
+        fractions = [p - lo for p, lo in zip(position, lows)]
+        out = np.zeros((len(x), self.grid.shape[-1]))
+        for corner in range(8):  # the trilinear blend of move(), for every point at once
+            index, weight = [], np.ones(len(x))
+            for axis in range(3):
+                upper = (corner >> axis) & 1
+                index.append(highs[axis] if upper else lows[axis])
+                weight = weight * (fractions[axis] if upper else 1.0 - fractions[axis])
+            out += weight[:, None] * self.grid[index[0], index[1], index[2]]
+        return out.astype(np.float32)
 
     def project(self, latents: np.ndarray) -> np.ndarray:
         """Where this view put a latent it made; elsewhere, the distance-weighted place of the nearest label

@@ -12,7 +12,7 @@ from glissando.core.midi import Note, notes_for_model
 from glissando.core.render import render_notes, write_wav
 from glissando.core.session import ModelSession
 
-from ..settings import Settings, render_settings
+from ..settings import Settings, export_peak_db, render_settings
 from ..workers import CoreJob, JobRunner
 
 
@@ -96,15 +96,17 @@ class MidiRenderController(QObject):
             self.render(then=self.rendered.emit, interpolation=interpolation)
 
     def export(self, path: Path, interpolation: Optional[str] = None) -> None:
-        """Write the render (rendering first when needed) as WAV, atomically."""
+        """Write the render (rendering first when needed) as WAV, atomically, at the export level of the
+        preferences (the render kept for playback is not normalized)."""
         if not self.notes or self.session is None:
             self.notice.emit("Open a MIDI file first: nothing to export.", True)
             return
         rate = self.session.spectral.sample_rate
+        peak_db = export_peak_db(self.settings)
 
         def write(audio: np.ndarray) -> None:
             try:
-                write_wav(path, audio, rate, force=True)
+                write_wav(path, audio, rate, force=True, peak_db=peak_db)
                 self.notice.emit(f"Wrote {path}", False)
             except GlissandoError as exc:
                 self.notice.emit(str(exc), True)

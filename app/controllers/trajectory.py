@@ -17,7 +17,7 @@ from glissando.core.render import render_trajectory, write_wav
 from glissando.core.session import ModelSession
 from glissando.core.trajectory import GLIDE, Keyframe, Trajectory, path_spectrogram, stroke_to_keyframes
 
-from ..settings import Settings, data_dir, render_settings
+from ..settings import Settings, data_dir, export_peak_db, render_settings
 from ..workers import CoreJob, JobRunner, LatestOnly
 from .live_audio import LiveAudioController
 
@@ -275,10 +275,11 @@ class TrajectoryController(QObject):
         times, latents = doc.timeline()
         settings = render_settings(self.settings, doc.interpolation)
         rate = session.spectral.sample_rate
+        peak_db = export_peak_db(self.settings)
 
         def work(progress, cancel):
             audio = render_trajectory(session, times, latents, settings, progress, cancel)
-            return write_wav(path, audio, rate, out_rate or rate, bit_depth, force=True)
+            return write_wav(path, audio, rate, out_rate or rate, bit_depth, force=True, peak_db=peak_db)
 
         return self.runner.start(CoreJob(work, name="Exporting the trajectory", kind="export", session=session),
                                  on_success=lambda p: self.notice.emit(f"Wrote {p}", False),

@@ -1,13 +1,24 @@
-"""Preferences: audio output device, block size and latency, held loops, phase reconstruction, default interpolation."""
+"""Preferences: audio output device, block size and latency, held loops, phase reconstruction, default interpolation,
+the level of exported WAVs."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+)
 
 from glissando.core.interpolation import MODES
-from glissando.core.render import PHASE_METHODS
+from glissando.core.render import DEFAULT_PEAK_DB, PEAK_DB_RANGE, PHASE_METHODS
 from glissando.core.spectral import SpectralConfig
 
 from ..controllers.live_audio import BLOCK_SIZES, LATENCY_BLOCKS
+from ..settings import export_peak_db
 
 
 class PreferencesDialog(QDialog):
@@ -47,6 +58,22 @@ class PreferencesDialog(QDialog):
         self.interpolation = QComboBox()
         self.interpolation.addItems(list(MODES))
         self.interpolation.setCurrentText(settings.get("render/interpolation"))
+        self.normalize = QCheckBox("Normalize exported WAVs to a peak of")
+        self.normalize.setChecked(bool(settings.get("export/normalize")))
+        self.normalize.setToolTip("One gain for the whole file: the dynamics inside it are kept. Off: the model's "
+                                  "own level, which keeps the loudness of separate exports comparable")
+        self.peak_db = QDoubleSpinBox()
+        self.peak_db.setRange(*PEAK_DB_RANGE)
+        self.peak_db.setDecimals(1)
+        self.peak_db.setSingleStep(0.5)
+        self.peak_db.setSuffix(" dBFS")
+        self.peak_db.setValue(export_peak_db(settings) or DEFAULT_PEAK_DB)
+        self.peak_db.setEnabled(self.normalize.isChecked())
+        self.normalize.toggled.connect(self.peak_db.setEnabled)
+        export_level = QHBoxLayout()
+        export_level.addWidget(self.normalize)
+        export_level.addWidget(self.peak_db)
+        export_level.addStretch(1)
         form = QFormLayout(self)
         form.addRow("Audio output", self.audio)
         if audio_notice:
@@ -59,6 +86,7 @@ class PreferencesDialog(QDialog):
         form.addRow("", self.held_loops)
         form.addRow("Phase reconstruction", self.phase)
         form.addRow("Default interpolation", self.interpolation)
+        form.addRow("Export level", export_level)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -71,4 +99,6 @@ class PreferencesDialog(QDialog):
         self.settings.set("audio/held_loops", int(self.held_loops.isChecked()))
         self.settings.set("render/phase", self.phase.currentText())
         self.settings.set("render/interpolation", self.interpolation.currentText())
+        self.settings.set("export/normalize", int(self.normalize.isChecked()))
+        self.settings.set("export/peak_db", float(self.peak_db.value()))
         super().accept()

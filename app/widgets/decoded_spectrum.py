@@ -4,13 +4,19 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
+TICKS = [(50, "50"), (100, "100"), (200, "200"), (500, "500"), (1000, "1k"), (2000, "2k"), (5000, "5k"),
+         (10000, "10k")]
+
 
 class DecodedSpectrum(pg.PlotWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setMinimumHeight(120)
         self.setLogMode(x=True, y=False)
-        self.setLabel("bottom", "frequency", units="Hz")
+        # Ticks named in Hz at round frequencies: pyqtgraph's own log-axis ticks with an SI prefix read
+        # "10^1" kHz for 10 kHz.
+        self.setLabel("bottom", "frequency (Hz)")
+        self.getAxis("bottom").setTicks([[(float(np.log10(f)), label) for f, label in TICKS], []])
         self.setLabel("left", "level", units="dB")
         self.setTitle("Decoded spectrum at the cursor")
         self.setYRange(-80, 5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -56,6 +57,7 @@ class TranscriptionPanel(QWidget):
         self.waveform = pg.PlotWidget(title="Waveform")
         self.waveform.setMaximumHeight(90)
         self.waveform.setMouseEnabled(y=False)
+
         self.spectrogram = SpectrogramView(title="NSGT spectrogram and transcribed notes")
         self.posteriors = pg.PlotWidget(title="Frame posteriors")
         self.posteriors.setMinimumHeight(120)
@@ -65,14 +67,22 @@ class TranscriptionPanel(QWidget):
         self.spectrogram.setXLink(self.waveform)
         self.posteriors.setXLink(self.waveform)
         self.table = QTableWidget(0, 6)
-        self.table.setHorizontalHeaderLabels(["start (s)", "end (s)", "note", "dynamics", "instrument", "confidence"])
+        # Short headers: the table takes only the width its columns need, beside the plots.
+        self.table.setHorizontalHeaderLabels(["start", "end", "note", "dyn.", "instrument", "conf."])
+        for c, tip in enumerate(["start (s)", "end (s)", "pitch (C4 = MIDI 60)", "dynamics", "instrument",
+                                 "confidence of the pitch (the lower of pitch class and octave)"]):
+            header_item = self.table.horizontalHeaderItem(c)
+            if header_item is not None:
+                header_item.setToolTip(tip)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().hide()
         # Every column readable without scrolling, and sortable (by time, pitch, instrument, confidence...).
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # Qt's default indicator is descending
+        self._fit_table()
 
         row = QHBoxLayout()
         row.addWidget(self.open_button)
@@ -91,7 +101,9 @@ class TranscriptionPanel(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(plots)
         splitter.addWidget(self.table)
-        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 0)
+        splitter.setCollapsible(1, False)
         layout = QVBoxLayout(self)
         layout.addLayout(row)
         layout.addWidget(self.path_label)
@@ -103,6 +115,7 @@ class TranscriptionPanel(QWidget):
         for fmt, b in self.exports.items():
             b.clicked.connect(lambda _=False, f=fmt: self.exportRequested.emit(f))
         self.family.currentTextChanged.connect(lambda _: self._draw_posteriors())
+        self.posteriors.getViewBox().sigResized.connect(lambda _: self._posterior_ticks())
         self.table.itemSelectionChanged.connect(self._focus_note)
         self.notes, self.post, self.vocabulary = [], None, {}
         self.set_busy(False)
@@ -124,6 +137,10 @@ class TranscriptionPanel(QWidget):
         self.waveform.clear()
         self.waveform.plot(overview.times, overview.wave_max, pen=(120, 200, 255))
         self.waveform.plot(overview.times, overview.wave_min, pen=(120, 200, 255))
+        # Ticks at the peaks only: pyqtgraph's own ticks overlap in a plot 90 px high.
+        peak = float(max(np.max(np.abs(overview.wave_max), initial=0.0),
+                         np.max(np.abs(overview.wave_min), initial=0.0)))
+        self.waveform.getAxis("left").setTicks([[(v, f"{v:.2g}") for v in ((-peak, peak) if peak else (0.0,))]])
         self.spectrogram.show_image(overview.db, 0.0, overview.duration, overview.frequencies,
                                     floor_db=float(overview.db.max()) - 80)
         self.spectrogram.show_notes([n.start for n in notes], [n.end for n in notes], [n.midi for n in notes])
@@ -141,8 +158,17 @@ class TranscriptionPanel(QWidget):
                 item.setData(Qt.ItemDataRole.UserRole, r)  # the note's index, whatever the sorting
                 self.table.setItem(r, c, item)
         self.table.setSortingEnabled(True)
+        self._fit_table()
         self._draw_posteriors()
         self.set_busy(False)
+
+    def _fit_table(self) -> None:
+        """At least as wide as its columns (fitted to their contents): pitch, dynamics, instrument and
+        confidence all show, with no horizontal scrolling; the plots take the rest."""
+        header = self.table.horizontalHeader()
+        header.resizeSections(QHeaderView.ResizeMode.ResizeToContents)
+        scroll = self.table.verticalScrollBar().sizeHint().width()
+        self.table.setMinimumWidth(header.length() + scroll + 2 * self.table.frameWidth() + 2)
 
     def _draw_posteriors(self) -> None:
         if self.post is None or not len(self.post.times):
@@ -153,8 +179,26 @@ class TranscriptionPanel(QWidget):
         t0, t1 = float(self.post.times[0]), float(self.post.times[-1])
         self.posterior_image.setImage(probs.astype(np.float32), levels=(0.0, 1.0))
         self.posterior_image.setRect(t0, -0.5, max(t1 - t0, 1e-3), len(names))
-        self.posteriors.getAxis("left").setTicks([[(i, n.replace("_", " ")) for i, n in enumerate(names)]])
         self.posteriors.setYRange(-0.5, len(names) - 0.5, padding=0)
+        self._posterior_ticks()
+
+    def _posterior_ticks(self) -> None:
+        """Name as many rows as fit one text line each without overlapping, the labels heard most first
+        (15 instruments in a 120 px plot leave 8 px a row); the other rows keep an unnamed tick."""
+        if self.post is None or not len(self.post.times):
+            return
+        family = FAMILIES[self.family.currentText()]
+        names = self.vocabulary[family]
+        axis = self.posteriors.getAxis("left")
+        line = QFontMetrics(axis.style.get("tickFont") or axis.font()).height()
+        row = self.posteriors.getViewBox().height() / max(len(names), 1)
+        step = max(1, int(np.ceil(line / max(row, 1e-3))))
+        picked: list[int] = []
+        for i in np.argsort(-self.post.probs[family].mean(0), kind="stable"):
+            if all(abs(int(i) - j) >= step for j in picked):
+                picked.append(int(i))
+        named = [(i, names[i].replace("_", " ")) for i in sorted(picked)]
+        axis.setTicks([named, [(i, "") for i in range(len(names)) if i not in picked]])
 
     def _focus_note(self) -> None:
         rows = self.table.selectionModel().selectedRows()

@@ -16,15 +16,15 @@ from ..units import parse_note
 from .frames import FRAMES_PER_NOTE, FrameCache, file_identity, note_frames
 from .labels import (
     DEFAULT_INSTRUMENTS,
-    DYNAMICS_VELOCITY,
     INSTRUMENTS,
     RENDERED_DYNAMICS,
     SOL_ABBREVIATIONS,
+    TRAINING_VELOCITY,
     canonical_dynamics,
     velocity_to_dynamics,
 )
 from .soundfont import NOTE_TOTAL_SAMPLES, SoundFontRenderer, source_name
-from .store import Dataset, NoteRecord, save_dataset
+from .store import Dataset, DatasetWriter, NoteRecord
 
 WarnFn = Callable[[str], None]
 
@@ -90,7 +90,7 @@ def soundfont_notes(soundfont: Path, instruments: Iterable[str], dynamics: Itera
             continue
         for midi in range(inst.low, inst.high + 1):
             for dyn in dynamics:
-                velocity = DYNAMICS_VELOCITY[canonical_dynamics(dyn)]
+                velocity = TRAINING_VELOCITY[canonical_dynamics(dyn)]
                 ident = renderer.identity(inst.gm_program, midi, velocity)
                 for k in range(variations + 1):
                     record = NoteRecord(source=f"{soundfont.name}:{inst.gm_program}:{midi}:{velocity}", midi=midi,
@@ -142,7 +142,7 @@ def nsynth_notes(folder: Path, warn: WarnFn) -> list[PendingNote]:
         path = folder / "audio" / f"{key}.wav"
         try:
             record = NoteRecord(source=str(path), midi=int(ex["pitch"]),
-                                dynamics=velocity_to_dynamics(int(ex["velocity"])),
+                                dynamics=velocity_to_dynamics(int(ex["velocity"]), centres=TRAINING_VELOCITY),
                                 instrument=str(ex.get("instrument_family_str") or ex["instrument_family"]),
                                 collection="NSynth")
         except (KeyError, TypeError, ValueError) as exc:
@@ -212,6 +212,8 @@ def build_dataset(
     csv_file: Optional[Path] = None,
     silent_notes: int = 40,
     variations: int = 0,
+    mixtures: int = 0,
+    single_notes: bool = True,
     frames_per_note: int = FRAMES_PER_NOTE,
     config: SpectralConfig = SpectralConfig(),  # noqa: B008 (frozen: a shared default is safe)
     cache: Optional[FrameCache] = None,
@@ -222,21 +224,28 @@ def build_dataset(
     """Render or import every note, extract its sustained frames (cached) and save the data set.
 
     ``soundfont`` may name several banks: their notes make one data set, each note remembering its
-    bank as its collection. ``variations`` augmented renderings of every SoundFont note are added."""
+    bank as its collection. ``variations`` augmented renderings of every SoundFont note are added, and
+    ``mixtures`` mixtures of 2 and 3 notes from each bank (data/mixtures.py); ``single_notes`` False: the
+    banks give their mixtures only."""
     cache = cache or FrameCache()
     fonts = [soundfont] if isinstance(soundfont, (str, Path)) else list(soundfont or [])
     names = [source_name(f) for f in fonts]
     if len(set(names)) < len(names):
         raise GlissandoError(f"two SoundFonts share the name {max(names, key=names.count)!r}: "
                              "their notes could not be told apart")
-    pending = _pending_notes(fonts, list(instruments), list(dynamics), sol_folder, nsynth_folder, csv_file, variations,
-                             warn)
-    notes, frames, skipped = _analyse_notes(pending, cache, config, frames_per_note, warn, progress, cancel)
-    n_bins = frames[0].shape[1]
-    for f in silence_frames(silent_notes, n_bins, config, count=frames_per_note):
-        notes.append(NoteRecord(source="silence", silent=True))
-        frames.append(f)
-    return save_dataset(Path(out), config, notes, frames, skipped)
+    pending = _pending_notes(fonts if single_notes else [], list(instruments), list(dynamics), sol_folder,
+                             nsynth_folder, csv_file, variations, warn)
+    if mixtures:
+        pending += _mixture_notes(fonts, list(instruments), list(dynamics), mixtures, warn)
+    # Notes go to disk in shards as they are analysed (bounded memory); a build run again after an
+    # interruption skips the notes its shards hold.
+    writer = DatasetWriter(Path(out), config)
+    _analyse_notes(pending, cache, config, frames_per_note, writer, warn, progress, cancel)
+    for i, f in enumerate(silence_frames(silent_notes, writer.n_bins or 0, config, count=frames_per_note)):
+        key = cache.key({"silence": i, "of": silent_notes}, config, frames_per_note)
+        if not writer.done(key):
+            writer.add(key, NoteRecord(source="silence", silent=True), f)
+    return writer.finish()
 
 
 def _pending_notes(fonts: list, instruments: list[str], dynamics: list[str], sol_folder: Optional[Path],
@@ -255,13 +264,46 @@ def _pending_notes(fonts: list, instruments: list[str], dynamics: list[str], sol
     return pending
 
 
+def _mixture_notes(fonts: list, instruments: list[str], dynamics: list[str], count: int,
+                   warn: WarnFn) -> list[PendingNote]:
+    from .mixtures import soundfont_mixtures
+
+    pending = []
+    for font in fonts:
+        for k, (collection, notes, identity, render) in enumerate(
+                soundfont_mixtures(Path(font), instruments, dynamics, count, warn)):
+            low = notes[0]
+            record = NoteRecord(source=f"mixture:{collection}:{k}", midi=low["midi"], dynamics=low["dynamics"],
+                                instrument=low["instrument"], collection=collection,
+                                extra={"soundfont": Path(font).name,
+                                       "gains_db": [round(n["gain_db"], 2) for n in notes]},
+                                voices=[{key: n[key] for key in ("midi", "dynamics", "instrument")} for n in notes[1:]])
+            pending.append(PendingNote(record, identity, render))
+    return pending
+
+
 def _analyse_notes(pending: list[PendingNote], cache: FrameCache, config: SpectralConfig, frames_per_note: int,
-                   warn: WarnFn, progress: ProgressFn, cancel: Optional[CancelFn]) -> tuple[list, list, list[str]]:
-    """(records, frames, skip messages) of the notes whose frames could be computed (or were cached);
-    refuses when none could."""
-    notes, frames, skipped = [], [], []
+                   writer: DatasetWriter, warn: WarnFn, progress: ProgressFn, cancel: Optional[CancelFn]) -> None:
+    """Write the frames of the notes whose frames could be computed (or were cached), and the skip
+    messages of the others, to ``writer``; refuses when no note could be used."""
+    try:
+        _analyse_into(pending, cache, config, frames_per_note, writer, warn, progress, cancel)
+    finally:  # Ctrl-C or cancel included: the notes analysed so far are kept for the next run
+        writer.flush()
+    if not writer.notes:
+        raise GlissandoError("no usable note: every source was skipped or none was given" +
+                             (f" ({len(writer.skipped)} skipped)" if writer.skipped else ""))
+
+
+def _analyse_into(pending: list[PendingNote], cache: FrameCache, config: SpectralConfig, frames_per_note: int,
+                  writer: DatasetWriter, warn: WarnFn, progress: ProgressFn, cancel: Optional[CancelFn]) -> None:
     for i, note in enumerate(pending):
         check_cancel(cancel)
+        key = cache.key({"note": note.identity, "record": note.record.source, "variation": note.record.variation},
+                        config, frames_per_note)
+        if writer.done(key):  # written before an interruption
+            progress(i + 1, len(pending), "analysing notes")
+            continue
 
         def compute(n: PendingNote = note) -> np.ndarray:
             return note_frames(n.load(), config, frames_per_note)
@@ -273,12 +315,7 @@ def _analyse_notes(pending: list[PendingNote], cache: FrameCache, config: Spectr
             if not msg.startswith(note.record.source):
                 msg = f"{note.record.source}: {msg}"
             warn(f"skipped {msg}")
-            skipped.append(msg)
+            writer.skip(key, msg)
         else:
-            notes.append(note.record)
-            frames.append(f)
+            writer.add(key, note.record, f)
         progress(i + 1, len(pending), "analysing notes")
-    if not notes:
-        raise GlissandoError("no usable note: every source was skipped or none was given" +
-                             (f" ({len(skipped)} skipped)" if skipped else ""))
-    return notes, frames, skipped

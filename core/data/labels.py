@@ -13,9 +13,16 @@ DYNAMICS = ["pp", "p", "mf", "f", "ff"]  # canonical order; a model keeps the on
 SILENT = "silent"
 FAMILIES = ("pitch_class", "octave", "dynamics", "instrument")
 
-# Velocities used when rendering each dynamic, and the centres MIDI velocities are mapped back to.
-# SoundFonts scale amplitude about linearly with velocity, so these sit 8-10 dB apart (pp, mf, ff).
-DYNAMICS_VELOCITY = {"pp": 16, "p": 32, "mf": 52, "f": 80, "ff": 127}
+# Velocities the training data renders each dynamic at (SoundFont notes), and the centres velocities of
+# imported training notes (NSynth) are labelled by. SoundFonts scale amplitude about linearly with
+# velocity, so these sit 8-10 dB apart (pp, mf, ff). The shipped models learnt their dynamics from
+# these: changing them changes what a data set's "pp" means.
+TRAINING_VELOCITY = {"pp": 16, "p": 32, "mf": 52, "f": 80, "ff": 127}
+# The velocities written to and read from MIDI files (exported transcriptions, rendered MIDI files, live
+# MIDI input): the common notation-program convention (MuseScore's, close to Logic's and Sibelius's),
+# about 16 apart from p to f, which DAWs and players expect. A velocity is read as the nearest of these,
+# so writing a dynamic and reading it back gives the same dynamic.
+MIDI_VELOCITY = {"pp": 33, "p": 49, "mf": 64, "f": 80, "ff": 112}
 
 
 @dataclass(frozen=True)
@@ -63,10 +70,13 @@ def midi_to_labels(midi: int) -> tuple[str, str]:
     return PITCH_CLASSES[midi % 12], str(octave)
 
 
-def velocity_to_dynamics(velocity: int, vocabulary: Optional[list[str]] = None) -> str:
-    """The dynamic whose rendering velocity is nearest, among ``vocabulary`` (default: all)."""
-    choices = [d for d in (vocabulary or DYNAMICS) if d in DYNAMICS_VELOCITY]
-    return min(choices, key=lambda d: abs(DYNAMICS_VELOCITY[d] - velocity))
+def velocity_to_dynamics(velocity: int, vocabulary: Optional[list[str]] = None,
+                         centres: Optional[dict[str, int]] = None) -> str:
+    """The dynamic whose velocity in ``centres`` (default: MIDI_VELOCITY, the file convention) is
+    nearest, among ``vocabulary`` (default: all); ties go to the softer."""
+    centres = MIDI_VELOCITY if centres is None else centres
+    choices = [d for d in (vocabulary or DYNAMICS) if d in centres]
+    return min(choices, key=lambda d: (abs(centres[d] - velocity), centres[d]))
 
 
 def canonical_dynamics(name: str) -> str:

@@ -3,13 +3,19 @@
     notes.json        format version, spectral settings, one record per note, skipped files
     frames.npy        float16 (n_frames, n_bins) log-magnitude NSGT frames (not normalized)
     frame_note.npy    int32 (n_frames,) index of each frame's note
+
+frames.npy is opened memory-mapped: a corpus larger than memory loads in an instant and is paged in as
+training reads it. While a data set is being built its notes go to ``.partial/`` in shards of
+SHARD_NOTES notes (bounded memory, and an interrupted import resumes after the last whole shard); the
+shards are joined into frames.npy when the import finishes, so finished data sets keep one layout.
 """
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Optional
 
 import numpy as np
 
@@ -19,6 +25,9 @@ from ..spectral import SpectralConfig
 from .labels import FAMILIES, SILENT, midi_to_labels
 
 DATASET_FORMAT = 2  # 2: notes carry their collection and variation
+PARTIAL = ".partial"  # the shards of a data set being built
+# 512 notes of 24 frames of 410 bins: 10 MB of float16 held before a shard is written.
+SHARD_NOTES = 512
 
 
 @dataclass
@@ -34,6 +43,9 @@ class NoteRecord:
     collection: str = ""
     # The seed of the audio augmentation this rendering went through; None for the plain note.
     variation: Optional[int] = None
+    # A mixture (data/mixtures.py): the notes sounding with this one, above it, lowest first, each
+    # {"midi", "dynamics", "instrument"}; this record's own labels are the lowest note's.
+    voices: list = field(default_factory=list)
 
     def labels(self) -> dict[str, Optional[str]]:
         """Family -> label string; None where the label is unknown (semi-supervised frames)."""
@@ -41,6 +53,16 @@ class NoteRecord:
             return {f: SILENT for f in FAMILIES}
         pc, octave = midi_to_labels(self.midi) if self.midi is not None else (None, None)
         return {"pitch_class": pc, "octave": octave, "dynamics": self.dynamics, "instrument": self.instrument}
+
+    def voice_labels(self, voices: int) -> list[dict[str, Optional[str]]]:
+        """The labels of ``voices`` slots, lowest note first: this note, the notes above it, then silence
+        (a single note is slot 0 of a chord whose other slots are silent)."""
+        out = [self.labels()]
+        for v in self.voices[: voices - 1]:
+            pc, octave = midi_to_labels(int(v["midi"]))
+            out.append({"pitch_class": pc, "octave": octave, "dynamics": v["dynamics"], "instrument": v["instrument"]})
+        silent = {f: SILENT for f in FAMILIES} if out[0]["pitch_class"] is not None else {f: None for f in FAMILIES}
+        return out + [dict(silent) for _ in range(voices - len(out))]
 
 
 @dataclass
@@ -60,24 +82,137 @@ class Dataset:
         return sorted({n.collection for n in self.notes if not n.silent and n.collection})
 
     def vocabulary(self, family: str) -> list[str]:
-        return sorted({lab for n in self.notes if (lab := n.labels()[family]) is not None and lab != SILENT})
+        return sorted({lab for n in self.notes for slot in n.voice_labels(1 + len(n.voices))
+                       if (lab := slot[family]) is not None and lab != SILENT})
+
+    def voices(self) -> int:
+        """The most notes any of its records sounds at once (1: single notes only)."""
+        return max((1 + len(n.voices) for n in self.notes), default=1)
 
 
-def save_dataset(path: Path, spectral: SpectralConfig, notes: list[NoteRecord], note_frames: list[np.ndarray],
+class DatasetWriter:
+    """Builds a data set note by note in bounded memory, resuming an interrupted build.
+
+    Notes are kept in memory only until SHARD_NOTES of them are written to ``.partial/`` as one shard
+    (frames, then a JSON of their records that commits it). ``key`` names a note's source and analysis
+    settings: notes whose key a committed shard holds, written or skipped, are ``done`` and an import
+    run again skips them. ``finish`` joins the shards into frames.npy and writes notes.json last.
+    """
+
+    def __init__(self, path: str | Path, spectral: SpectralConfig, shard_notes: int = SHARD_NOTES):
+        self.path = Path(path)
+        self.spectral = spectral
+        self.shard_notes = shard_notes
+        self.partial = self.path / PARTIAL
+        self.notes: list[NoteRecord] = []
+        self.skipped: list[str] = []
+        self._counts: list[int] = []  # frames per written note
+        self._done: set[str] = set()
+        self._shards: list[Path] = []
+        self._pending: list[tuple[str, Optional[NoteRecord], Optional[np.ndarray], str]] = []
+        self.n_bins: Optional[int] = None
+        self._resume()
+
+    def _resume(self) -> None:
+        settings = self.partial / "settings.json"
+        if settings.exists() and json.loads(settings.read_text()) != self.spectral.to_dict():
+            shutil.rmtree(self.partial)  # shards of other spectral settings: other features, never mixed
+        self.partial.mkdir(parents=True, exist_ok=True)
+        settings.write_text(json.dumps(self.spectral.to_dict()))
+        for meta_path in sorted(self.partial.glob("shard-*.json")):
+            frames_path = meta_path.with_suffix(".npy")
+            try:
+                meta = json.loads(meta_path.read_text())
+                shape = np.load(frames_path, mmap_mode="r").shape
+            except (OSError, ValueError):
+                break  # a shard cut short: it and any after it are written again
+            if shape[0] != sum(meta["counts"]):
+                break
+            self._shards.append(frames_path)
+            self.notes += [NoteRecord(**n) for n in meta["notes"]]
+            self._counts += meta["counts"]
+            self.skipped += meta["skipped"]
+            self._done.update(meta["keys"])
+            if shape[0]:
+                self.n_bins = shape[1]
+
+    def done(self, key: str) -> bool:
+        return key in self._done
+
+    @property
+    def resumed(self) -> int:
+        """Notes (written or skipped) found in the shards of an earlier, interrupted build."""
+        return len(self._done)
+
+    def add(self, key: str, record: NoteRecord, frames: np.ndarray) -> None:
+        if self.n_bins is None:
+            self.n_bins = frames.shape[1]
+        self._pending.append((key, record, np.asarray(frames, dtype=np.float16), ""))
+        self._maybe_flush()
+
+    def skip(self, key: str, message: str) -> None:
+        self._pending.append((key, None, None, message))
+        self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
+        if len(self._pending) >= self.shard_notes:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        written = [(k, r, f) for k, r, f, _ in self._pending if r is not None and f is not None]
+        bins = self.n_bins or 0
+        frames = np.concatenate([f for _, _, f in written]) if written else np.zeros((0, bins), np.float16)
+        counts = [len(f) for _, _, f in written]
+        keys = [k for k, *_ in self._pending]
+        skipped = [m for _, r, _, m in self._pending if r is None]
+        meta = {"notes": [asdict(r) for _, r, _ in written], "counts": counts, "keys": keys, "skipped": skipped}
+        stem = self.partial / f"shard-{len(self._shards):06d}"
+        with atomic_write(stem.with_suffix(".npy"), suffix=".tmp.npy") as tmp:
+            np.save(tmp, frames)
+        with atomic_write(stem.with_suffix(".json")) as tmp:  # the shard counts once this is written
+            tmp.write_text(json.dumps(meta))
+        self._shards.append(stem.with_suffix(".npy"))
+        self.notes += [r for _, r, _ in written]
+        self._counts += counts
+        self.skipped += skipped
+        self._done.update(keys)
+        self._pending = []
+
+    def finish(self) -> "Dataset":
+        """Join the shards into the data set's files (streamed: memory stays at one shard), and load it."""
+        self.flush()
+        n_frames = sum(self._counts)
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)), "fortran_order": False,
+                  "shape": (n_frames, self.n_bins or 0)}
+        # Written with plain file writes rather than through a writable memmap, whose dirty pages would
+        # count in this process's resident memory until the kernel wrote them back.
+        with atomic_write(self.path / "frames.npy", suffix=".tmp.npy") as tmp, open(tmp, "wb") as fh:
+            np.lib.format.write_array_header_1_0(fh, header)
+            for shard in self._shards:
+                fh.write(np.load(shard, mmap_mode="r").tobytes())
+        frame_note = np.repeat(np.arange(len(self._counts), dtype=np.int32), self._counts)
+        with atomic_write(self.path / "frame_note.npy", suffix=".tmp.npy") as tmp:
+            np.save(tmp, frame_note)
+        meta = {"format": DATASET_FORMAT, "spectral": self.spectral.to_dict(),
+                "notes": [asdict(n) for n in self.notes], "skipped": self.skipped}
+        # notes.json last: a new data set interrupted while being written has none, and does not load.
+        with atomic_write(self.path / "notes.json") as tmp:
+            tmp.write_text(json.dumps(meta, indent=1))
+        shutil.rmtree(self.partial, ignore_errors=True)
+        return load_dataset(self.path)
+
+
+def save_dataset(path: Path, spectral: SpectralConfig, notes: list[NoteRecord], note_frames: Iterable[np.ndarray],
                  skipped: list[str]) -> Dataset:
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    frames = np.concatenate(note_frames).astype(np.float16)
-    frame_note = np.concatenate([np.full(len(f), i, dtype=np.int32) for i, f in enumerate(note_frames)])
-    meta = {"format": DATASET_FORMAT, "spectral": spectral.to_dict(), "notes": [asdict(n) for n in notes],
-            "skipped": skipped}
-    # notes.json last: a new data set interrupted while being written has none, and does not load.
-    for name, array in (("frames.npy", frames), ("frame_note.npy", frame_note)):
-        with atomic_write(path / name, suffix=".tmp.npy") as tmp:  # np.save adds .npy to any other name
-            np.save(tmp, array)
-    with atomic_write(path / "notes.json") as tmp:
-        tmp.write_text(json.dumps(meta, indent=1))
-    return Dataset(path, spectral, notes, frames, frame_note, skipped)
+    """Write a data set whose notes are all at hand (DatasetWriter builds one note by note)."""
+    shutil.rmtree(Path(path) / PARTIAL, ignore_errors=True)  # its keys would not be these notes'
+    writer = DatasetWriter(path, spectral)
+    for i, (note, frames) in enumerate(zip(notes, note_frames)):
+        writer.add(f"note-{i}", note, frames)
+    writer.skipped += skipped
+    return writer.finish()
 
 
 def load_dataset(path: str | Path) -> Dataset:
@@ -88,7 +223,8 @@ def load_dataset(path: str | Path) -> Dataset:
                              "(no notes.json; build one with 'glissando make-dataset')")
     try:
         meta = json.loads(meta_path.read_text())
-        frames = np.load(path / "frames.npy", allow_pickle=False)
+        # Read-only memory map: pages come in as they are read, and any writer gets an error, not a silent copy.
+        frames = np.load(path / "frames.npy", mmap_mode="r", allow_pickle=False)
         frame_note = np.load(path / "frame_note.npy", allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise GlissandoError(f"{path}: the data set is damaged ({exc})") from None

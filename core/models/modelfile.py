@@ -1,21 +1,30 @@
 """The model file: one safetensors file holding weights and, in its metadata, everything needed to
 use them (config, label vocabulary, normalization, spectral settings, instrument ranges, the
-navigator's 3-D projection, training facts). Loading it never executes code."""
+navigator's 3-D projection, training facts). Loading it never executes code.
+
+The header (``read_header``, ``read_facts``) is read without importing torch, so that the command line
+can refuse a file from elsewhere, an instrument the model lacks or a note out of its range in a fraction
+of a second instead of after torch's import and the model's load; torch and the network come in with
+``read_metadata``'s config checks and ``load_model``.
+"""
 from __future__ import annotations
 
 import json
 import math
 import os
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-import torch
-
-from ..data.labels import DYNAMICS, FAMILIES, OCTAVES, PITCH_CLASSES, SILENT
+from ..data.labels import DYNAMICS, FAMILIES, INSTRUMENTS, OCTAVES, PITCH_CLASSES, SILENT
 from ..errors import one_line
 from ..jobs import GlissandoError, atomic_write, check_input
 from ..spectral import SpectralConfig
-from .vae import ARCHITECTURES, CrossModalVAE, ModelConfig
+from ..units import note_name
+
+if TYPE_CHECKING:
+    import torch
+
+    from .vae import CrossModalVAE, ModelConfig
 
 FORMAT_NAME = "glissando-model"
 FORMAT_VERSION = 1
@@ -87,8 +96,10 @@ class LoadedModel:
         return [i for i in INSTRUMENTS if i not in self.config.vocabulary.get("instrument", [])]
 
 
-def read_metadata(path: Path) -> dict:
-    """The model's metadata, checked, without reading the weights."""
+def read_header(path: Path) -> dict:
+    """The model's metadata as far as it can be checked without torch: a safetensors file of Glissando's
+    format and version, its label vocabulary and its facts (instrument ranges). ``read_metadata`` checks
+    the rest (model and spectral settings)."""
     from safetensors import safe_open
 
     if not path.exists():
@@ -98,7 +109,8 @@ def read_metadata(path: Path) -> dict:
     except GlissandoError as exc:
         raise ModelFileError(str(exc)) from None
     try:
-        with safe_open(str(path), framework="pt") as fh:
+        # numpy, not pt: opening the header with torch's framework would import torch for nothing.
+        with safe_open(str(path), framework="numpy") as fh:
             raw = (fh.metadata() or {}).get("glissando")
     except Exception as exc:  # safetensors raises its own error types for anything not a safetensors file
         raise ModelFileError(f"{path}: not a Glissando model (not a valid safetensors file: {one_line(exc)[:200]})") \
@@ -120,11 +132,69 @@ def read_metadata(path: Path) -> dict:
     if version > FORMAT_VERSION:
         raise ModelFileError(f"{path}: model format version {version} is newer than this Glissando reads "
                              f"(up to {FORMAT_VERSION}); update Glissando")
-    problem = _config_problem(meta.get("config")) or _spectral_problem(meta.get("spectral"), meta["config"]) \
-        or _info_problem(meta.get("info", {}))
+    config = meta.get("config")
+    if not isinstance(config, dict):
+        problem: Optional[str] = "no model settings"
+    elif "vocabulary" not in config:
+        problem = "no label vocabulary"
+    else:
+        problem = _vocabulary_problem(config["vocabulary"]) or _info_problem(meta.get("info", {}))
     if problem:
         raise ModelFileError(f"{path}: the model's metadata is damaged ({problem})")
     return meta
+
+
+def read_metadata(path: Path) -> dict:
+    """The model's metadata, checked, without reading the weights."""
+    meta = read_header(path)
+    problem = _config_problem(meta["config"]) or _spectral_problem(meta.get("spectral"), meta["config"])
+    if problem:
+        raise ModelFileError(f"{path}: the model's metadata is damaged ({problem})")
+    return meta
+
+
+class ModelFacts:
+    """What a model file says about the notes it plays, from its header alone (no torch, no weights):
+    the same answers as a loaded ``ModelSession``'s ``instruments``, ``dynamics``, ``instrument_range``
+    and ``check_note``, for checking a command's input before the model is loaded."""
+
+    def __init__(self, path: Path, meta: dict):
+        self.path = path
+        self.vocabulary: dict[str, list[str]] = meta["config"]["vocabulary"]
+        self.instrument_ranges: dict[str, list[int]] = meta.get("info", {}).get("instrument_ranges", {})
+
+    @property
+    def instruments(self) -> list[str]:
+        return [i for i in self.vocabulary["instrument"] if i != SILENT]
+
+    @property
+    def dynamics(self) -> list[str]:
+        return [d for d in self.vocabulary["dynamics"] if d != SILENT]
+
+    def instrument_range(self, instrument: str) -> tuple[int, int]:
+        lo, hi = self.instrument_ranges.get(instrument, (21, 108))  # the piano's, as ModelSession assumes
+        return int(lo), int(hi)
+
+    def check_note(self, midi: int, dynamics: str, instrument: str) -> None:
+        """ModelSession.check_note's refusals, word for word."""
+        if instrument not in self.instruments:
+            why = "was trained without" if instrument in INSTRUMENTS else "does not know the instrument"
+            raise GlissandoError(f"{self.path}: the model {why} {instrument!r} "
+                                 f"(it knows {', '.join(self.instruments)})")
+        if dynamics not in self.dynamics:
+            raise GlissandoError(f"{self.path}: the model does not know the dynamic {dynamics!r} "
+                                 f"(it knows {', '.join(self.dynamics)})")
+        lo, hi = self.instrument_range(instrument)
+        if not lo <= midi <= hi:
+            raise GlissandoError(f"{note_name(midi)} is outside the {instrument}'s trained range "
+                                 f"{note_name(lo)}-{note_name(hi)} in {self.path}")
+
+
+def read_facts(path: str | os.PathLike | None = None) -> ModelFacts:
+    """The header's facts of the model at ``path`` (a file or its folder; None: the shipped default),
+    checked as far as ``read_header`` goes, without importing torch."""
+    resolved = resolve_model_path(path) if path is not None else default_model_path()
+    return ModelFacts(resolved, read_header(resolved))
 
 
 # Bounds of the model settings a file may hold (each int setting not named here: 1-65536): a damaged
@@ -143,6 +213,8 @@ def _is_number(v: object) -> bool:
 
 def _config_problem(config: object) -> Optional[str]:
     """What is wrong with a file's model settings, None if nothing is."""
+    from .vae import ARCHITECTURES, ModelConfig
+
     if not isinstance(config, dict):
         return "no model settings"
     fields = ModelConfig.__dataclass_fields__
@@ -186,6 +258,8 @@ def _vocabulary_problem(vocabulary: object) -> Optional[str]:
 
 def _spectral_problem(spectral: object, config: dict) -> Optional[str]:
     """What is wrong with a file's spectral settings (checked against its model settings), None if nothing."""
+    from .vae import ModelConfig
+
     if not isinstance(spectral, dict):
         return "no spectral settings"
     cfg = {**SpectralConfig().to_dict(), "block": 32768, **spectral}  # files from before ``block`` was stored
@@ -224,11 +298,15 @@ def _info_problem(info: object) -> Optional[str]:
     return None
 
 
-def _check_weights(path: Path, config: ModelConfig) -> None:
+def _check_weights(path: Path, config: ModelConfig) -> CrossModalVAE:
     """The file's tensors are the ones its config builds, names and shapes (read from the header, and
     the network built without memory on torch's meta device): a config that does not match its weights,
-    however large it says the network is, is refused before anything is allocated."""
+    however large it says the network is, is refused before anything is allocated. Returns that network,
+    whose weights the file's then replace."""
+    import torch
     from safetensors import safe_open
+
+    from .vae import CrossModalVAE
 
     try:
         with torch.device("meta"):
@@ -241,21 +319,25 @@ def _check_weights(path: Path, config: ModelConfig) -> None:
     if found != expected:
         wrong = sorted(set(found) ^ set(expected)) or sorted(k for k in found if found[k] != expected[k])
         raise ModelFileError(f"{path}: the model's weights do not match its config ({wrong[0][len('model.'):]})")
+    return skeleton
 
 
 def load_model(path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> LoadedModel:
     from safetensors.torch import load_file
 
+    from .vae import ModelConfig
+
     path = resolve_model_path(path) if path is not None else default_model_path()
     meta = read_metadata(path)
     config = ModelConfig.from_dict(meta["config"])
-    _check_weights(path, config)
+    model = _check_weights(path, config)
     try:
         tensors = load_file(str(path), device="cpu")
-        model = CrossModalVAE(config)
         state = {k[len("model."):]: v.float() if v.is_floating_point() else v
                  for k, v in tensors.items() if k.startswith("model.")}
-        model.load_state_dict(state)
+        # The meta-device network takes the file's tensors as they are: building it on the CPU would draw
+        # random initial weights (a tenth of a load) only for them to be overwritten.
+        model.load_state_dict(state, assign=True)
     except Exception as exc:
         raise ModelFileError(f"{path}: the model's weights do not match its config ({one_line(exc)[:200]})") from None
     projection = {k[len("projection."):]: v for k, v in tensors.items() if k.startswith("projection.")}

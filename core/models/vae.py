@@ -38,6 +38,9 @@ class ModelConfig:
     # Label cross-entropies are a few nats against hundreds for a spectrum: weighting them up keeps
     # the shared latent organised by the labels as well as by the spectra.
     symbol_weight: float = 10.0
+    # Notes heard at once (the paper's section 5.2): the symbol side has one set of labels per voice
+    # slot, lowest note first, the unused slots silent. 1: single notes, as the paper's main model.
+    voices: int = 1
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,7 +53,8 @@ class ModelConfig:
         return cls(**d)
 
     def family_sizes(self) -> list[int]:
-        return [len(self.vocabulary[f]) for f in FAMILIES]
+        """Each label head's class count: the four families, once per voice slot."""
+        return [len(self.vocabulary[f]) for f in FAMILIES] * self.voices
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
@@ -225,14 +229,20 @@ class CrossModalVAE(nn.Module):
         return loss, parts
 
     # -- inference helpers ---------------------------------------------------------------------
-    def label_indices(self, labels: list[dict]) -> torch.Tensor:
-        """[{family: label or None}] -> (B, 4) index tensor, -1 for unknown labels."""
+    def label_indices(self, labels: list) -> torch.Tensor:
+        """[{family: label or None}] (one note each) or [[{...}, ...]] (a chord: one dict per voice, lowest
+        first) -> (B, 4 x voices) index tensor, -1 for unknown labels, the slots no note fills silent."""
+        vocab = self.config.vocabulary
         rows = []
         for lab in labels:
+            chord = lab if isinstance(lab, list) else [lab]
+            if len(chord) > self.config.voices:
+                raise ValueError(f"{len(chord)} notes at once; the model hears at most {self.config.voices}")
             row = []
-            for f in FAMILIES:
-                v = lab.get(f)
-                row.append(self.config.vocabulary[f].index(v) if v is not None else -1)
+            for k in range(self.config.voices):
+                for f in FAMILIES:
+                    v = chord[k].get(f) if k < len(chord) else SILENT
+                    row.append(vocab[f].index(v) if v is not None else -1)
             rows.append(row)
         return torch.tensor(rows, dtype=torch.long, device=self.norm_mean.device)
 

@@ -23,15 +23,16 @@ def vocabulary_for(dataset: Dataset) -> dict[str, list[str]]:
     return vocab
 
 
-def label_matrix(dataset: Dataset, vocab: dict[str, list[str]]) -> np.ndarray:
-    """(n_frames, 4) int64 class indices, -1 where the label is unknown or outside the vocabulary."""
-    per_note = np.full((len(dataset.notes), len(FAMILIES)), -1, dtype=np.int64)
+def label_matrix(dataset: Dataset, vocab: dict[str, list[str]], voices: int = 1) -> np.ndarray:
+    """(n_frames, 4 x voices) int64 class indices, lowest note's slot first, -1 where the label is unknown
+    or outside the vocabulary."""
+    per_note = np.full((len(dataset.notes), len(FAMILIES) * voices), -1, dtype=np.int64)
     for i, note in enumerate(dataset.notes):
-        labels = note.labels()
-        for j, f in enumerate(FAMILIES):
-            v = labels[f]
-            if v is not None and v in vocab[f]:
-                per_note[i, j] = vocab[f].index(v)
+        for k, labels in enumerate(note.voice_labels(voices)):
+            for j, f in enumerate(FAMILIES):
+                v = labels[f]
+                if v is not None and v in vocab[f]:
+                    per_note[i, k * len(FAMILIES) + j] = vocab[f].index(v)
     return per_note[dataset.frame_note]
 
 
@@ -51,8 +52,8 @@ def group_split(dataset: Dataset, seed: int, test: float = 0.15, validation: flo
     """
     keys: list[Optional[tuple[str, int]]] = []  # each note's group; None: unlabeled, always trains
     for i, n in enumerate(dataset.notes):
-        if n.silent:
-            keys.append(("silent", i))
+        if n.silent or n.voices:  # silence, and mixtures (whose notes are many groups), one by one
+            keys.append(("silent" if n.silent else "mixture", i))
         elif n.instrument is None or n.midi is None:
             keys.append(None)
         else:
@@ -67,7 +68,7 @@ def group_split(dataset: Dataset, seed: int, test: float = 0.15, validation: flo
     if test_groups is not None:
         fixed = {(inst, int(midi)) for inst, midi in test_groups}
         for g in groups:
-            if g[0] != "silent" and (g in fixed or side_of[g] == TEST):
+            if g[0] not in ("silent", "mixture") and (g in fixed or side_of[g] == TEST):
                 side_of[g] = TEST if g in fixed else TRAIN
     return np.array([TRAIN if k is None else side_of[k] for k in keys], dtype=np.int8)
 
@@ -76,7 +77,7 @@ def groups_on_test_side(dataset: Dataset, side: np.ndarray) -> list[tuple[str, i
     """The (instrument, pitch) groups on the test side, for the model file: notes of these a model never
     trained on, from any bank, whatever data set they are later rendered into."""
     return sorted({(n.instrument, int(n.midi)) for n, s in zip(dataset.notes, side) if s == TEST and not n.silent
-                   and n.instrument is not None and n.midi is not None}, key=str)
+                   and not n.voices and n.instrument is not None and n.midi is not None}, key=str)
 
 
 @dataclass
@@ -91,25 +92,47 @@ class SplitArrays:
     test_groups: list[tuple[str, int]]  # (instrument, midi) of every test group
 
 
-def split_arrays(dataset: Dataset, vocab: dict[str, list[str]], seed: int, test: float = 0.15,
-                 validation: float = 0.1, exclude_collections: tuple = (),
-                 test_groups: Optional[list] = None) -> SplitArrays:
-    """Frames and label indices of each side. Notes of ``exclude_collections`` are on no side (the
+@dataclass
+class SplitRows:
+    """Each side's frames as row numbers into the data set's frames, with their labels: what training
+    reads a batch at a time from a memory-mapped corpus instead of holding every frame in memory."""
+
+    train: np.ndarray  # int64 rows of dataset.frames, ascending
+    validation: np.ndarray
+    test: np.ndarray
+    y_train: torch.Tensor
+    y_val: torch.Tensor
+    y_test: torch.Tensor
+    test_note: np.ndarray  # note index of each test frame
+    test_groups: list[tuple[str, int]]  # (instrument, midi) of every test group
+
+
+def split_rows(dataset: Dataset, vocab: dict[str, list[str]], seed: int, test: float = 0.15,
+               validation: float = 0.1, exclude_collections: tuple = (),
+               test_groups: Optional[list] = None, voices: int = 1) -> SplitRows:
+    """The rows and label indices (``voices`` slots) of each side. Notes of ``exclude_collections`` are on no side (the
     source a leave-one-source-out run holds out); augmented renderings are kept out of validation
     and test, which measure the sounds as the sample sets give them."""
-    labels = label_matrix(dataset, vocab)
+    labels = torch.from_numpy(label_matrix(dataset, vocab, voices))
     side = group_split(dataset, seed, test, validation, test_groups)
     excluded = np.array([n.collection in exclude_collections for n in dataset.notes])
     augmented = np.array([n.variation is not None for n in dataset.notes])
     side = np.where(excluded, -1, np.where(augmented & (side != TRAIN), -1, side))
     frame_side = side[dataset.frame_note]
-    x = torch.from_numpy(dataset.frames.astype(np.float32))
-    y = torch.from_numpy(labels)
+    on = {s: np.flatnonzero(frame_side == s) for s in (TRAIN, VALIDATION, TEST)}
+    y = {s: labels[torch.from_numpy(rows)] for s, rows in on.items()}
+    return SplitRows(on[TRAIN], on[VALIDATION], on[TEST], y[TRAIN], y[VALIDATION], y[TEST],
+                     dataset.frame_note[on[TEST]], groups_on_test_side(dataset, side))
 
-    def pick(s):
-        m = torch.from_numpy(frame_side == s)
-        return x[m], y[m]
 
-    (xt, yt), (xv, yv), (xs, ys) = pick(TRAIN), pick(VALIDATION), pick(TEST)
-    return SplitArrays(xt, yt, xv, yv, xs, ys, dataset.frame_note[frame_side == TEST],
-                       groups_on_test_side(dataset, side))
+def split_arrays(dataset: Dataset, vocab: dict[str, list[str]], seed: int, test: float = 0.15,
+                 validation: float = 0.1, exclude_collections: tuple = (),
+                 test_groups: Optional[list] = None, voices: int = 1) -> SplitArrays:
+    """split_rows with every side's frames read into memory (float32), for evaluation and the baseline."""
+    r = split_rows(dataset, vocab, seed, test, validation, exclude_collections, test_groups, voices)
+
+    def frames(rows: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(dataset.frames[rows], dtype=np.float32))
+
+    return SplitArrays(frames(r.train), r.y_train, frames(r.validation), r.y_val, frames(r.test), r.y_test,
+                       r.test_note, r.test_groups)

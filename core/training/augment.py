@@ -81,20 +81,34 @@ def transpose_frames(frames: torch.Tensor, labels: torch.Tensor, values: tuple[t
     k = torch.randint(-cfg.shift_semitones, cfg.shift_semitones + 1, (b,), generator=generator, device=dev)
     k = torch.where(torch.rand(b, generator=generator, device=dev) < cfg.shift_probability, k, torch.zeros_like(k))
     pc_values, octave_values = values
-    pc, octv = labels[:, 0], labels[:, 1]
-    labelled = (pc >= 0) & (octv >= 0)
-    semitone = pc_values[pc.clamp(min=0)]
-    octave = octave_values[octv.clamp(min=0)]
-    midi = (octave + 1) * 12 + semitone + k
-    new_oct = torch.div(midi, 12, rounding_mode="floor") - 1
-    match = octave_values.unsqueeze(0) == new_oct.unsqueeze(1)
-    pc_match = pc_values.unsqueeze(0) == torch.remainder(midi, 12).unsqueeze(1)
-    ok = labelled & (octave > -100) & (semitone > -100) & match.any(1) & pc_match.any(1) & (k != 0)
+    # Every voice slot (4 label columns each, pitch class and octave first) moves with the frame; a row
+    # moves only if each of its sounding notes still has a class after the move, and it has at least one.
+    slots = labels.shape[1] // 4
+    ok = k != 0
+    sounding_any = torch.zeros(b, dtype=torch.bool, device=dev)
+    moved = []
+    for v in range(slots):
+        pc, octv = labels[:, 4 * v], labels[:, 4 * v + 1]
+        semitone = pc_values[pc.clamp(min=0)]
+        octave = octave_values[octv.clamp(min=0)]
+        sounding = (pc >= 0) & (octv >= 0) & (octave > -100) & (semitone > -100)
+        midi = (octave + 1) * 12 + semitone + k
+        new_oct = torch.div(midi, 12, rounding_mode="floor") - 1
+        match = octave_values.unsqueeze(0) == new_oct.unsqueeze(1)
+        pc_match = pc_values.unsqueeze(0) == torch.remainder(midi, 12).unsqueeze(1)
+        if v == 0:  # the lowest slot: unlabelled or silent there means nothing to move
+            ok = ok & sounding
+        ok = ok & (~sounding | (match.any(1) & pc_match.any(1)))
+        sounding_any = sounding_any | sounding
+        moved.append((sounding, pc_match.float().argmax(1), match.float().argmax(1)))
+    ok = ok & sounding_any
     k = torch.where(ok, k, torch.zeros_like(k))
     src = torch.arange(n, device=dev).unsqueeze(0) - (k * bins_per_semitone).unsqueeze(1)
     inside = (src >= 0) & (src < n)
     shifted = torch.where(inside, frames.gather(1, src.clamp(0, n - 1)), torch.full_like(frames, floor_value))
     new_labels = labels.clone()
-    new_labels[:, 0] = torch.where(ok, pc_match.float().argmax(1), pc)
-    new_labels[:, 1] = torch.where(ok, match.float().argmax(1), octv)
+    for v, (sounding, new_pc, new_octave) in enumerate(moved):
+        change = ok & sounding
+        new_labels[:, 4 * v] = torch.where(change, new_pc, labels[:, 4 * v])
+        new_labels[:, 4 * v + 1] = torch.where(change, new_octave, labels[:, 4 * v + 1])
     return shifted, new_labels

@@ -14,6 +14,7 @@ import numpy as np
 from ..data.labels import FAMILIES
 from ..jobs import GlissandoError, atomic_write
 from ..models.modelfile import read_metadata, resolve_model_path
+from ..units import note_name
 
 TARGETS = {"pitch": 0.99, "octave": 0.995, "instrument": 0.95, "dynamics": 0.85, "melody_f1": 0.95}
 
@@ -56,8 +57,9 @@ def _model_section(meta: dict, path: Path) -> list[str]:
     ]
     ranges = info.get("instrument_ranges", {})
     if ranges:
-        spans = ", ".join(f"{k.replace('_', ' ')} {lo}-{hi}" for k, (lo, hi) in sorted(ranges.items()))
-        lines.append(f"- Ranges (MIDI): {spans}.")
+        spans = ", ".join(f"{k.replace('_', ' ')} {note_name(lo)}-{note_name(hi)}"
+                          for k, (lo, hi) in sorted(ranges.items()))
+        lines.append(f"- Ranges (C4 = MIDI 60, as the app names notes): {spans}.")
     return lines
 
 

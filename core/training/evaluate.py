@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..data.labels import FAMILIES
+from ..data.labels import FAMILIES, SILENT
 from ..data.store import Dataset
 from ..errors import GlissandoError
 from ..models.modelfile import LoadedModel
@@ -119,7 +119,8 @@ def evaluate(loaded: LoadedModel, dataset: Dataset, baseline: bool = True, seed:
         raise GlissandoError(f"{dataset.path}: frames have {dataset.frames.shape[1]} bins, "
                              f"the model expects {model.config.n_bins}")
     excluded = tuple(training.get("train_config", {}).get("exclude_collections", []))
-    arrays = split_arrays(dataset, vocab, seed, held_out, validation, excluded, training.get("test_groups"))
+    arrays = split_arrays(dataset, vocab, seed, held_out, validation, excluded, training.get("test_groups"),
+                          voices=model.config.voices)
     result = {"model": str(loaded.path), "data": str(dataset.path), "held_out": held_out, "split_seed": seed,
               "split": "instrument_pitch"}
     if training and training.get("split") != "instrument_pitch":
@@ -159,8 +160,8 @@ def note_accuracy(loaded: LoadedModel, dataset: Dataset, collections: Optional[l
     confident: dict = {f: [] for f in FAMILIES}
     per_inst: dict = {}
     for i, note in enumerate(dataset.notes):
-        if note.silent or (collections is not None and note.collection not in collections):
-            continue
+        if note.silent or note.voices or (collections is not None and note.collection not in collections):
+            continue  # mixtures are scored by mixture_accuracy
         if note.variation is not None and not include_variations:
             continue
         rows = order[bounds[i] : bounds[i + 1]]
@@ -187,6 +188,94 @@ def note_accuracy(loaded: LoadedModel, dataset: Dataset, collections: Optional[l
     out["confident"] = {f: {"share": len(c) / max(1, len(correct[f])), "right": float(np.mean(c)) if c else None}
                         for f, c in confident.items()}
     return out
+
+
+# The paper's Table 2 (section 5.2, mixtures of 2 and 3 instruments), per family: what it reports.
+PAPER_MIXTURES = {"strict": {"pitch_class": 0.540, "octave": 0.846, "dynamics": 0.744},
+                  "loose": {"pitch_class": 0.879, "octave": 0.992, "dynamics": 0.959}}
+
+
+def mixture_scores(truth: np.ndarray, guess: np.ndarray, silent_pitch: int) -> tuple[dict, dict]:
+    """(strict, loose) accuracy per family of voice-slot labels (frames, voices, families in FAMILIES order)
+    against the truth; slots whose true pitch class is ``silent_pitch`` hold no note and are not scored.
+    strict: right in the slot that holds the note, with the slot's instrument right too; loose: the value is
+    among those the sounding predicted slots name, each named value used once (a multiset match)."""
+    families = list(FAMILIES)
+    inst = families.index("instrument")
+    strict: dict = {f: [] for f in families}
+    loose: dict = {f: [] for f in families}
+    for t in range(len(truth)):
+        named = {f: list(guess[t, guess[t, :, 0] != silent_pitch, j]) for j, f in enumerate(families)}
+        for k in np.flatnonzero(truth[t, :, 0] != silent_pitch):
+            for j, f in enumerate(families):
+                strict[f].append(guess[t, k, j] == truth[t, k, j] and guess[t, k, inst] == truth[t, k, inst])
+                hit = truth[t, k, j] in named[f]
+                if hit:
+                    named[f].remove(truth[t, k, j])
+                loose[f].append(hit)
+    return ({f: float(np.mean(v)) if v else 0.0 for f, v in strict.items()},
+            {f: float(np.mean(v)) if v else 0.0 for f, v in loose.items()})
+
+
+def mixture_accuracy(loaded: LoadedModel, dataset: Dataset, collections: Optional[list[str]] = None) -> dict:
+    """The paper's Table 2 on the mixtures of ``dataset`` (of ``collections`` only), frame by frame, and
+    mixture by mixture how often every note is found.
+
+    strict: a note's label is right in the voice slot that holds it, with that slot's instrument right too
+    (which instrument played what); loose: the label is among the labels the slots name, whoever played it
+    (multiset match). Found: the pitches (class and octave) the slots name, by majority over the mixture's
+    frames, include every note of the mixture.
+    """
+    model = loaded.model.cpu().eval()
+    voices = model.config.voices
+    vocab = model.config.vocabulary
+    families = list(FAMILIES)
+    picked = [i for i, n in enumerate(dataset.notes) if n.voices and not n.silent
+              and (collections is None or n.collection in collections) and len(n.voices) < voices]
+    if not picked:
+        raise GlissandoError(f"{dataset.path}: no mixtures of up to {voices} notes"
+                             + (f" from {', '.join(collections)}" if collections else ""))
+    rows = np.flatnonzero(np.isin(dataset.frame_note, picked))
+    truth = label_matrix(dataset, vocab, voices)[rows].reshape(len(rows), voices, len(families))
+    x = torch.from_numpy(np.asarray(dataset.frames[rows], dtype=np.float32))
+    with torch.no_grad():
+        probs = [torch.cat(p).numpy() for p in zip(*[model.signal_to_symbol_probs(b) for b in x.split(4096)])]
+    guess = np.stack([p.argmax(1) for p in probs], axis=1).reshape(len(rows), voices, len(families))
+    silent = [vocab[f].index(SILENT) for f in families]
+    sounding = truth[..., 0] != silent[0]
+    strict, loose = mixture_scores(truth, guess, silent[0])
+    # Mixture by mixture: the most named (pitch class, octave) pairs over its frames.
+    found: dict[int, list] = {}
+    frame_note = dataset.frame_note[rows]
+    for i in picked:
+        mine = np.flatnonzero(frame_note == i)
+        if len(mine) == 0:
+            continue
+        votes: dict = {}
+        for t in mine:
+            for k in range(voices):
+                if guess[t, k, 0] != silent[0] and guess[t, k, 1] != silent[1]:
+                    key = (guess[t, k, 0], guess[t, k, 1])
+                    votes[key] = votes.get(key, 0) + 1
+        heard = {key for key, n in votes.items() if n * 2 >= len(mine)}
+        wanted = {(truth[mine[0], k, 0], truth[mine[0], k, 1]) for k in np.flatnonzero(sounding[mine[0]])}
+        found.setdefault(len(wanted), []).append(wanted <= heard)
+    return {"frames": int(len(rows)), "mixtures": int(sum(len(v) for v in found.values())),
+            "strict": strict, "loose": loose,
+            "all_found": {f"{n} notes": float(np.mean(v)) for n, v in sorted(found.items())},
+            "paper": PAPER_MIXTURES}
+
+
+def format_mixtures(acc: dict) -> str:
+    lines = [f"{acc['mixtures']} mixtures ({acc['frames']} frames), frame by frame; the paper's Table 2 beside:",
+             f"{'':14}{'strict':>10}{'paper':>8}{'loose':>10}{'paper':>8}"]
+    for f in FAMILIES:
+        paper = [PAPER_MIXTURES[kind].get(f) for kind in ("strict", "loose")]
+        cells = [f"{acc['strict'][f]:>10.1%}", f"{'-' if paper[0] is None else format(paper[0], '.1%'):>8}",
+                 f"{acc['loose'][f]:>10.1%}", f"{'-' if paper[1] is None else format(paper[1], '.1%'):>8}"]
+        lines.append(f"{f:14}" + "".join(cells))
+    lines += [f"every note found, {n}: {v:.1%}" for n, v in acc["all_found"].items()]
+    return "\n".join(lines)
 
 
 def format_table(result: dict) -> str:

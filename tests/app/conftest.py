@@ -76,7 +76,13 @@ def open_window(qtbot, model=None):
     # The cursor's first place and its decoded views come from the decoder thread.
     qtbot.waitUntil(lambda: window.navigation.cursor_latent is not None and window.spectrum.magnitudes.size > 0,
                     timeout=10000)
+    wait_for_audio(qtbot, window)
     return window
+
+
+def wait_for_audio(qtbot, window):
+    """The live engine starts on a worker after the model is in (or after new audio preferences)."""
+    qtbot.waitUntil(lambda: window.live.engine is not None and window.live.starting is None, timeout=30000)
 
 
 @pytest.fixture

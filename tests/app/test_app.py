@@ -11,7 +11,7 @@ from PySide6.QtGui import QDropEvent
 from glissando.core.interpolation import MODES
 from glissando.core.trajectory import Trajectory
 
-from .conftest import FakeStream, open_window
+from .conftest import FakeStream, open_window, wait_for_audio
 
 SR = 22050
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
@@ -281,7 +281,9 @@ def test_without_an_audio_device_playback_is_off_and_exports_work(qtbot, app_env
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.sessionReady, timeout=60000):
         window.show()
-    assert "off" in window.audio_label.text() and "no audio output device" in window.audio_label.toolTip()
+    # The device scan runs with the engine's start, on a worker, after the model is in.
+    qtbot.waitUntil(lambda: "off" in window.audio_label.text(), timeout=30000)
+    assert "no audio output device" in window.audio_label.toolTip()
     with qtbot.waitSignal(window.live.audioRendered, timeout=30000):
         window.navigation.pick(67, "mf", "trumpet")
     add_keyframes(qtbot, window, (67, "mf", "trumpet"))
@@ -311,6 +313,7 @@ def test_audio_block_latency_and_held_loops_are_preferences(window, qtbot):
     dialog.held_loops.setChecked(False)
     dialog.accept()
     window.apply_preferences()
+    wait_for_audio(qtbot, window)
     stream = FakeStream.instances[-1]
     assert stream.block == 512 and window.live.engine.settings.latency_blocks == 3 and window.live.engine.loops is None
     window.navigation.set_cursor(window.sessions.current.label_latent(64, "mf", "oboe"))

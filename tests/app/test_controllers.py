@@ -1,8 +1,10 @@
 """Controllers on their own (no window), and the threading rules the window relies on."""
 import threading
+import time
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QTimer
 
 from glissando.app.controllers.live_audio import LiveAudioController
 from glissando.app.controllers.midi_render import MidiRenderController
@@ -113,3 +115,67 @@ def test_a_continuous_drag_decodes_throttled_and_ends_on_the_last_position(qtbot
     qtbot.waitUntil(lambda: np.allclose(window.spectrum.magnitudes, expected, rtol=1e-4, atol=1e-6), timeout=10000)
     assert 1 < len(decoded) < moves  # the views refresh while dragging, but not once per mouse event
     window.close()
+
+
+class SlowStream(FakeStream):
+    """A sound card that takes a second to open, as PortAudio's can: the engine's start waits for it."""
+
+    def __init__(self, **kwargs):
+        time.sleep(1.0)
+        super().__init__(**kwargs)
+
+
+def test_the_engine_starts_on_a_worker_and_plays_what_came_meanwhile(qtbot, app_env, session):
+    live = LiveAudioController(Settings(), SlowStream)
+    states, ticks, notices, started_at = [], [], [], []
+    live.stateChanged.connect(lambda text, tip: states.append(text))
+    live.notice.connect(lambda text, error: notices.append(text))
+    live.started.connect(lambda: started_at.append(time.monotonic()))
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start(20)
+    began = time.monotonic()
+    live.start_for(session)
+    assert time.monotonic() - began < 0.5  # it returned long before the stream opened
+    assert live.engine is None and live.session is session and "starting audio" in states[-1]
+    live.play_rendered(np.zeros(2205, dtype=np.float32))  # a picked note's render, kept for the engine
+    live.follow(session.label_latent(67, "mf", "trumpet"))  # the cursor moved while audio was starting
+    with qtbot.waitSignal(live.started, timeout=30000):
+        pass
+    timer.stop()
+    # The event loop kept running through the start: a stream that takes a second to open, a process spawned.
+    assert started_at[0] - began >= 1.0
+    assert len([t for t in ticks if t < started_at[0]]) >= 10
+    assert "on" in states[-1] and notices == []
+    played = FakeStream.instances[-1].pull(live.engine, int(0.6 * 22050))
+    assert np.abs(played[-2000:]).max() > 1e-3  # the target that came during the start sounds
+    assert live.shutdown()
+
+
+def test_closing_while_the_engine_starts_leaves_nothing_running(qtbot, app_env, session):
+    import multiprocessing
+
+    live = LiveAudioController(Settings(), SlowStream)
+    live.start_for(session)
+    assert live.starting is not None
+    live.follow(session.label_latent(60, "mf", "flute"))
+    assert live.shutdown(30000)  # waits for the start, whose engine is then stopped on the worker
+    assert live.engine is None and live.starting is None and live.pending_target is None
+    qtbot.wait(50)
+    assert [p for p in multiprocessing.active_children() if p.name == "glissando-synthesis"] == []
+
+
+def test_a_restart_while_starting_keeps_only_the_newest_engine(qtbot, app_env, session):
+    import multiprocessing
+
+    live = LiveAudioController(Settings(), SlowStream)
+    live.start_for(session)
+    live.start_for(session)  # new preferences before the first start finished
+    with qtbot.waitSignal(live.started, timeout=30000):
+        pass
+    engine = live.engine
+    assert engine is not None and engine.started
+    qtbot.wait(100)
+    assert len([p for p in multiprocessing.active_children() if p.name == "glissando-synthesis"]) <= 1
+    assert live.shutdown()
+    assert not engine.started

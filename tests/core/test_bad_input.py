@@ -314,6 +314,71 @@ def test_refusals_take_well_under_two_seconds():
         assert best < 2.0, (argv, best)
 
 
+def _model_without(tmp_path, instrument):
+    """The default model's file with ``instrument`` taken out of its vocabulary in the header (the weights,
+    left as they are, no longer match: only a refusal from the header alone can name the instrument)."""
+    import struct
+
+    from glissando.core.models.modelfile import default_model_path
+
+    raw = default_model_path().read_bytes()
+    size = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + size])
+    meta = json.loads(header["__metadata__"]["glissando"])
+    meta["config"]["vocabulary"]["instrument"].remove(instrument)
+    header["__metadata__"]["glissando"] = json.dumps(meta)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    path = tmp_path / f"no_{instrument}.safetensors"
+    path.write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + size:])
+    return path
+
+
+def test_refusals_that_need_the_model_read_only_its_header(tmp_path):
+    """Notes out of the model's ranges, instruments it lacks and a --model from elsewhere are refused from
+    the file's header, in a new process that never imports torch (nor loads the network)."""
+    from safetensors.numpy import save_file
+
+    code = ("import sys; from glissando.core.cli import main; code = main(sys.argv[1:]); "
+            "assert 'torch' not in sys.modules, 'torch imported before the refusal'; sys.exit(code)")
+    low = tmp_path / "low.mid"
+    import mido
+
+    mid = mido.MidiFile()
+    mid.tracks.append(mido.MidiTrack([mido.Message("program_change", program=73, time=0),
+                                      mido.Message("note_on", note=40, velocity=80, time=0),
+                                      mido.Message("note_off", note=40, velocity=0, time=480)]))
+    mid.save(str(low))
+    other = tmp_path / "other.safetensors"
+    save_file({"w": np.zeros(3, dtype=np.float32)}, str(other), metadata={"format": "pt"})
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+    no_tuba = _model_without(tmp_path, "tuba")
+    out = tmp_path / "o.wav"
+    cases = [
+        (["synth", "--notes", "C9:mf:1", "-o", out], "C9 is outside the piano's trained range A0-C8"),
+        (["synth", "--notes", "C4:mf:1 C1:mf:1:flute", "-o", out], "C1 is outside the flute's trained range"),
+        (["synth", "--notes", "C4", "--instrument", "tuba", "--model", no_tuba, "-o", out],
+         "--instrument tuba: the model knows alto_sax"),
+        (["synth", "--notes", "C4:mf:1:tuba", "--model", no_tuba, "-o", out], "the model was trained without 'tuba'"),
+        (["render-midi", low, "--strict", "-o", out], "E2 at 0.00 s is outside the flute's trained range B3-D7"),
+        (["render-midi", low, "--instrument", "tuba", "--model", no_tuba, "-o", out], "--instrument tuba"),
+        (["synth", "--notes", "C4", "--model", other, "-o", out],
+         f"{other}: not a Glissando model (a safetensors file from another program)"),
+        (["render-midi", low, "--model", junk, "-o", out], f"{junk}: not a Glissando model"),
+        (["transcribe", low, "--model", other, "-o", tmp_path / "n.json"], "not a readable audio file"),
+    ]
+    wav = tmp_path / "a.wav"
+    sf.write(str(wav), np.zeros(2205), 22050)
+    cases.append((["transcribe", wav, "--model", other, "-o", tmp_path / "n.json"], f"{other}: not a Glissando model"))
+    for argv, message in cases:
+        result = subprocess.run([sys.executable, "-c", code, *map(str, argv)], capture_output=True, text=True,
+                                timeout=120)
+        assert result.returncode == 2, (argv, result.stderr)
+        assert result.stderr.count("\n") == 1 and message in result.stderr, (argv, result.stderr)
+    assert not out.exists()
+
+
 # -- empty results -----------------------------------------------------------------------------------------
 
 def test_silent_and_empty_audio_have_no_notes_and_a_batch_goes_on_past_a_bad_file(tmp_path, wav, capsys):

@@ -60,7 +60,7 @@ def test_vibrato_really_moves_the_pitch():
 
 
 def test_augmentation_keeps_the_loudness_order_of_dynamics():
-    from glissando.core.data.labels import DYNAMICS_VELOCITY
+    from glissando.core.data.labels import TRAINING_VELOCITY
 
     renderer = SoundFontRenderer(_bank("FluidR3_GM"))
     for program, midi in ((73, 76), (56, 64), (42, 48)):
@@ -70,7 +70,7 @@ def test_augmentation_keeps_the_loudness_order_of_dynamics():
             worst = []
             for seed in range(4):
                 var = draw_variation(100 * k + seed)
-                audio = apply_variation(renderer.render_note(program, midi, DYNAMICS_VELOCITY[dyn]), var, 22050)
+                audio = apply_variation(renderer.render_note(program, midi, TRAINING_VELOCITY[dyn]), var, 22050)
                 worst.append(10 * np.log10(np.mean(audio[2205:22050].astype(np.float64) ** 2)))
             levels[dyn] = (min(worst), max(worst))
         assert levels["pp"][1] < levels["mf"][0] and levels["mf"][1] < levels["ff"][0], (program, levels)

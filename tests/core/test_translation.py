@@ -215,3 +215,41 @@ def test_a_phrase_is_named_one_instrument_from_all_its_notes():
     assert [n.instrument for n in notes] == ["flute", "flute", "flute", "violin", "oboe"]
     phrase = (0.7 * 0.5 + 0.4 * 0.45 + 0.45 * 0.15 + 0.02 * 0.35) / 1.45
     assert notes[1].confidence["instrument"] == pytest.approx(phrase)
+
+
+def test_the_demo_melody_rendered_by_the_model_comes_back_note_for_note(session, tmp_path):
+    """Nine repeated E6 and two C#6 among its 40 notes, 30 ms apart, most changing dynamics: each a note
+    of its own, at its onset, and the whole melody one flute."""
+    from pathlib import Path
+
+    from glissando.core.midi import notes_for_model
+    from glissando.core.transcribe import transcribe
+
+    demo = Path(__file__).resolve().parents[2] / "resources" / "demo" / "melody.mid"
+    ranges = {i: session.instrument_range(i) for i in session.instruments}
+    played = notes_for_model(demo, session.instruments, session.dynamics, ranges)
+    wav = tmp_path / "demo.wav"
+    sf.write(str(wav), render_notes(session, played), SR)
+    notes, _ = transcribe(session, wav)
+    assert {n.instrument for n in notes} == {"flute"}
+    # Even two equal notes (same pitch and dynamics) 30 ms apart: the renderer leaves REPEAT_SILENCE between
+    # a note and its repeat (render.py), as a player re-articulates.
+    assert len(notes) == len(played) == 40
+    for n in played:
+        assert any(m.midi == n.midi and abs(m.start - n.start) < 0.05 for m in notes), (n.start, n.midi)
+
+
+@pytest.mark.parametrize("bank,instrument,midi", [("TimGM6mb", "piano", 79), ("GeneralUserGS", "piano", 79),
+                                                  ("GeneralUserGS", "cello", 68)])
+def test_a_decaying_or_bowed_held_note_is_not_split_into_repeats(session, bank, instrument, midi, tmp_path):
+    # A piano note loses 50 dB a second, as fast as a softer repeated note steps down: the decay must be
+    # told from a step.
+    from glissando.core.data.labels import INSTRUMENTS
+    from glissando.core.data.soundfont import SoundFontRenderer, training_soundfonts
+    from glissando.core.transcribe import transcribe
+
+    wav = tmp_path / "held.wav"
+    renderer = SoundFontRenderer(training_soundfonts()[bank])
+    sf.write(str(wav), renderer.render_sequence(INSTRUMENTS[instrument].gm_program, [(0.2, 2.2, midi, 90)]), SR)
+    notes, _ = transcribe(session, wav)
+    assert [n.midi for n in notes] == [midi], [(n.start, n.end, n.midi) for n in notes]

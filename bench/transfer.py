@@ -1,0 +1,165 @@
+"""Timbre transfer, scored as seed paper 002 scores it, on melodies rendered from one sample set (for an
+honest figure: one the model never trained on, with a leave-one-source-out model):
+
+- pitch kept: pYIN (librosa) on the source and on the transfer, share of frames voiced in both within
+  50 cents;
+- target named: by the model's own transcription of the transfer (share of notes named the target), and
+  by an independent judge, MFCC statistics + logistic regression (scikit-learn) trained on single notes
+  of every instrument rendered from each of the four sample sets;
+- descriptors in range: spectral centroid, bandwidth, flatness and rolloff (librosa) of each transferred
+  note within the range the target instrument's own notes (all four sets) span within 3 semitones of its
+  pitch;
+- speed: seconds of audio per second of transfer (median over the pairs), against a reference run in the
+  same process: transcribing the same sources, the first step of any transfer.
+
+    .venv/bin/python bench/transfer.py [--model runs/loso/GeneralUserGS] [--bank GeneralUserGS]
+
+Ends with one line per method: transfer[METHOD]: pitch=... named_model=... named_judge=... descriptors=...
+speed_x=... ratio_to_transcription=...
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from common import melody  # noqa: E402
+
+from glissando.core.data.labels import INSTRUMENTS  # noqa: E402
+from glissando.core.data.soundfont import SoundFontRenderer, training_soundfonts  # noqa: E402
+from glissando.core.session import ModelSession  # noqa: E402
+from glissando.core.transcribe import transcribe  # noqa: E402
+from glissando.core.transfer import TRANSFER_METHODS, transfer  # noqa: E402
+
+SR = 22050
+PAIRS = [("flute", "violin"), ("violin", "trumpet"), ("clarinet", "cello"), ("trumpet", "flute"),
+         ("oboe", "clarinet"), ("cello", "bassoon"), ("alto_sax", "french_horn"), ("viola", "oboe")]
+DESCRIPTORS = ("centroid", "bandwidth", "flatness", "rolloff")
+
+
+def pitch_track(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    import librosa
+
+    f0, voiced, _ = librosa.pyin(audio.astype(float), fmin=55, fmax=2500, sr=SR, frame_length=2048, hop_length=256)
+    return f0, voiced
+
+
+def descriptors(audio: np.ndarray) -> np.ndarray:
+    import librosa
+
+    s = np.abs(librosa.stft(audio.astype(float), n_fft=2048, hop_length=512))
+    loud = s.sum(0) > 0.1 * s.sum(0).max()  # the sounding frames, not the silence around a note
+    s = s[:, loud] if loud.any() else s
+    return np.array([np.median(librosa.feature.spectral_centroid(S=s, sr=SR)),
+                     np.median(librosa.feature.spectral_bandwidth(S=s, sr=SR)),
+                     np.median(np.log10(librosa.feature.spectral_flatness(S=s) + 1e-12)),
+                     np.median(librosa.feature.spectral_rolloff(S=s, sr=SR))])
+
+
+def mfcc_stats(audio: np.ndarray) -> np.ndarray:
+    import librosa
+
+    m = librosa.feature.mfcc(y=audio.astype(float), sr=SR, n_mfcc=20)
+    loud = librosa.feature.rms(y=audio.astype(float))[0]
+    m = m[:, : len(loud)][:, loud > 0.1 * loud.max()] if loud.max() > 0 else m
+    return np.concatenate([m.mean(1), m.std(1)])
+
+
+def note_library(renderers: list[SoundFontRenderer], instruments: list[str]) -> dict:
+    """Single notes of every instrument from every sample set, every 4th semitone of its range, soft and
+    loud: the judge's training set, and each instrument's descriptor range (what that instrument sounds
+    like across the sets, which is what "sounds like a violin" can mean to a model that learned several)."""
+    lib: dict = {}
+    for renderer in renderers:
+        for inst in instruments:
+            spec = INSTRUMENTS[inst]
+            if not renderer.has_program(spec.gm_program):
+                continue
+            for midi in range(spec.low, spec.high + 1, 4):
+                for velocity in (50, 110):
+                    audio = renderer.render_note(spec.gm_program, midi, velocity)
+                    lib.setdefault(inst, []).append((midi, mfcc_stats(audio), descriptors(audio)))
+    return lib
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default=None, help="model file or folder (default: the shipped model)")
+    ap.add_argument("--bank", default="TimGM6mb", help="sample set the melodies are rendered from")
+    ap.add_argument("--notes", type=int, default=12, help="notes per melody")
+    ap.add_argument("--pairs", type=int, default=len(PAIRS), help="how many (source, target) pairs")
+    args = ap.parse_args()
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    session = ModelSession(args.model, device="cpu")
+    renderer = SoundFontRenderer(training_soundfonts()[args.bank])
+    pairs = [(s, t) for s, t in PAIRS[: args.pairs] if s in session.instruments and t in session.instruments]
+    banks = [SoundFontRenderer(p) for p in training_soundfonts().values() if p is not None]
+    lib = note_library(banks, sorted(session.instruments))
+    names = sorted(lib)
+    judge = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    judge.fit(np.stack([m for inst in names for _, m, _ in lib[inst]]),
+              [inst for inst in names for _ in lib[inst]])
+
+    scores: dict = {m: {"pitch": [], "model": [], "judge": [], "desc": [], "speed": []} for m in TRANSFER_METHODS}
+    reference_speed = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for src, dst in pairs:
+            events = melody(src, args.notes)
+            audio = renderer.render_sequence(INSTRUMENTS[src].gm_program, events)
+            wav = Path(tmp) / f"{src}.wav"
+            sf.write(str(wav), audio, renderer.sample_rate)
+            seconds = len(audio) / renderer.sample_rate
+            t0 = time.perf_counter()
+            transcribe(session, wav)
+            reference_speed.append(seconds / (time.perf_counter() - t0))
+            f_in, v_in = pitch_track(audio)
+            for method in TRANSFER_METHODS:
+                t0 = time.perf_counter()
+                result = transfer(session, wav, dst, method=method)
+                scores[method]["speed"].append(seconds / (time.perf_counter() - t0))
+                out = result.audio[: len(audio)]
+                f_out, v_out = pitch_track(out)
+                n = min(len(f_in), len(f_out))
+                both = v_in[:n] & v_out[:n]
+                cents = np.abs(1200 * np.log2(f_out[:n][both] / f_in[:n][both]))
+                scores[method]["pitch"].append(float(np.mean(cents < 50)) if both.any() else 0.0)
+                out_wav = Path(tmp) / f"{src}_{dst}_{method}.wav"
+                sf.write(str(out_wav), out, SR)
+                notes, _ = transcribe(session, out_wav)
+                scores[method]["model"].append(float(np.mean([x.instrument == dst for x in notes])) if notes else 0.0)
+                judged, in_range = [], []
+                for start, end, midi, _ in events:
+                    piece = out[int(start * SR): int(end * SR)]
+                    judged.append(judge.predict(mfcc_stats(piece)[None])[0] == dst)
+                    near = np.stack([d for m, _, d in lib[dst] if abs(m - midi) <= 3] or [d for _, _, d in lib[dst]])
+                    d = descriptors(piece)
+                    in_range.append(bool(np.all((d >= near.min(0)) & (d <= near.max(0)))))
+                scores[method]["judge"].append(float(np.mean(judged)))
+                scores[method]["desc"].append(float(np.mean(in_range)))
+                print(f"{src} -> {dst} [{method}]: pitch {scores[method]['pitch'][-1]:.3f}, model names target "
+                      f"{scores[method]['model'][-1]:.2f}, judge {scores[method]['judge'][-1]:.2f}, descriptors in "
+                      f"range {scores[method]['desc'][-1]:.2f}, {scores[method]['speed'][-1]:.1f}x real time",
+                      flush=True)
+    ref = statistics.median(reference_speed)
+    for method, s in scores.items():
+        speed = statistics.median(s["speed"])
+        print(f"transfer[{method}]: pitch={np.mean(s['pitch']):.3f} named_model={np.mean(s['model']):.3f} "
+              f"named_judge={np.mean(s['judge']):.3f} descriptors={np.mean(s['desc']):.3f} speed_x={speed:.1f} "
+              f"ratio_to_transcription={speed / ref:.3f}")
+
+
+if __name__ == "__main__":
+    main()

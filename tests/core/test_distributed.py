@@ -1,0 +1,163 @@
+"""Training in several processes (torchrun, gloo on the CPU), the memory-mapped frame store, precision."""
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from glissando.core.cli import main
+from glissando.core.data.store import PARTIAL, DatasetWriter, NoteRecord, load_dataset
+from glissando.core.spectral import SpectralConfig
+
+TINY = ["--hidden", "128", "--symbol-hidden", "64", "--arch", "paper", "--device", "cpu", "--batch-size", "128"]
+
+
+def _train(data, out, *extra):
+    return main(["train", "--data", str(data), "--out", str(out), *TINY, *extra])
+
+
+@pytest.fixture(scope="module")
+def two_process_run(tmp_path_factory, tiny_dataset):
+    out = tmp_path_factory.mktemp("ddp")
+    assert _train(tiny_dataset.path, out, "--epochs", "2", "--nproc", "2") == 0
+    return out
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="two training processes need two cores")
+def test_two_gloo_processes_train_a_model_that_loads(two_process_run):
+    from glissando.core.models.modelfile import load_model
+
+    loaded = load_model(two_process_run / "model.safetensors")
+    training = loaded.info["training"]
+    assert training["processes"] == 2 and len(training["history"]) == 2
+    assert float(loaded.model.norm_scale) > 0  # rank 0's statistics, not the untouched default
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="two training processes need two cores")
+def test_a_two_process_checkpoint_resumes_in_one_process(two_process_run, tiny_dataset):
+    from glissando.core.models.modelfile import load_model
+
+    ckpt = torch.load(two_process_run / "checkpoint.pt", weights_only=True)
+    assert int(ckpt["epoch"]) == 2 and not any(k.startswith("module.") for k in ckpt["model"])
+    assert _train(tiny_dataset.path, two_process_run, "--epochs", "3", "--resume") == 0
+    history = load_model(two_process_run / "model.safetensors").info["training"]["history"]
+    assert [r["epoch"] for r in history] == [1, 2, 3]
+    assert load_model(two_process_run / "model.safetensors").info["training"]["processes"] == 1
+
+
+def test_rank_shards_are_distinct_and_together_make_the_single_process_batches(tiny_dataset):
+    from glissando.core.training.arrays import split_rows, vocabulary_for
+    from glissando.core.training.distributed import World
+    from glissando.core.training.train import TrainConfig, _Steps
+
+    cfg = TrainConfig(batch_size=64, seed=3)
+    vocab = vocabulary_for(tiny_dataset)
+    rows = split_rows(tiny_dataset, vocab, cfg.seed)
+    dev = torch.device("cpu")
+
+    def batches(rank: int, size: int, epoch: int) -> list[np.ndarray]:
+        run = _Steps.for_run(cfg, tiny_dataset, rows, vocab, dev, World(rank, size))
+        run.sampler.set_epoch(epoch)
+        return [np.asarray(list(b)) for b in torch.utils.data.BatchSampler(run.sampler, run.loader.batch_size, False)]
+
+    n = len(rows.train)
+    for epoch in (0, 1):
+        single = batches(0, 1, epoch)
+        r0, r1 = batches(0, 2, epoch), batches(1, 2, epoch)
+        assert sorted(np.concatenate(single)) == list(range(n))  # every frame once
+        assert len(r0) == len(r1) == len(single)  # the ranks step together
+        shard0, shard1 = np.concatenate(r0), np.concatenate(r1)
+        # Disjoint but for the sampler's padding of the last step (n odd: one frame seen twice).
+        assert len(set(shard0) & set(shard1)) == (n % 2)
+        assert set(shard0) | set(shard1) == set(range(n))
+        for s, b0, b1 in zip(single, r0, r1):
+            assert set(b0) | set(b1) >= set(s)  # step s of the two ranks is the single process's step s
+    assert not np.array_equal(np.concatenate(batches(0, 2, 0)), np.concatenate(batches(0, 2, 1)))
+
+
+def _notes(n, bins=7, frames=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return [(f"k{i}", NoteRecord(source=f"n{i}.wav", midi=60 + i, dynamics="mf", instrument="flute"),
+             rng.standard_normal((frames, bins)).astype(np.float16)) for i in range(n)]
+
+
+def test_the_store_is_written_in_shards_read_memory_mapped_and_resumes(tmp_path):
+    notes = _notes(10)
+    spectral = SpectralConfig()
+    # An import interrupted after 7 notes: two shards of 3 committed, the seventh note lost with the process.
+    w = DatasetWriter(tmp_path / "ds", spectral, shard_notes=3)
+    for key, record, frames in notes[:7]:
+        w.add(key, record, frames)
+    assert len(list((tmp_path / "ds" / PARTIAL).glob("shard-*.json"))) == 2
+    del w
+    again = DatasetWriter(tmp_path / "ds", spectral, shard_notes=3)
+    assert again.resumed == 6 and [again.done(k) for k, *_ in notes[5:8]] == [True, False, False]
+    for key, record, frames in notes:
+        if not again.done(key):
+            again.add(key, record, frames)
+    again.skip("bad", "bad.wav: not audio")
+    ds = again.finish()
+    assert not (tmp_path / "ds" / PARTIAL).exists()
+    loaded = load_dataset(tmp_path / "ds")
+    assert isinstance(loaded.frames, np.memmap) and loaded.frames.dtype == np.float16
+    assert np.array_equal(np.asarray(loaded.frames), np.concatenate([f for *_, f in notes]))
+    assert list(loaded.frame_note) == [i for i in range(10) for _ in range(3)]
+    assert [n.source for n in loaded.notes] == [f"n{i}.wav" for i in range(10)]
+    assert loaded.skipped == ["bad.wav: not audio"] and len(ds.notes) == 10
+    with pytest.raises(ValueError):  # read-only: nothing can change a data set through a loaded copy
+        loaded.frames[0, 0] = 1
+
+
+def test_an_existing_single_file_data_set_loads_memory_mapped(tiny_dataset):
+    loaded = load_dataset(tiny_dataset.path)
+    assert isinstance(loaded.frames, np.memmap)
+    meta = json.loads((tiny_dataset.path / "notes.json").read_text())
+    assert len(loaded.notes) == len(meta["notes"]) and loaded.frames.shape[0] == len(loaded.frame_note)
+
+
+def test_training_reads_frames_a_batch_at_a_time_without_loading_them(tiny_dataset):
+    from glissando.core.training.train import FrameSet
+
+    rows = np.arange(0, len(tiny_dataset.frames), 2)
+    labels = torch.arange(len(rows) * 4).reshape(-1, 4)
+    fs = FrameSet(load_dataset(tiny_dataset.path).frames, rows, labels, release_bytes=1)
+    # What travels to a DataLoader worker is where the frames are, not the frames.
+    assert len(pickle.dumps(fs)) < 0.2 * tiny_dataset.frames.nbytes
+    copy = pickle.loads(pickle.dumps(fs))
+    for positions in ([0, 5, 3], [len(rows) - 1]):
+        x, y = copy.__getitems__(positions)  # released (madvise) after every read here: still the same frames
+        assert torch.equal(x, torch.from_numpy(np.asarray(tiny_dataset.frames[rows[positions]], dtype=np.float32)))
+        assert torch.equal(y, labels[positions])
+
+
+def test_16_bit_mixed_precision_is_refused_on_the_cpu_before_any_work(tmp_path, capsys, tiny_dataset):
+    out = tmp_path / "m"
+    assert _train(tiny_dataset.path, out, "--precision", "16-mixed") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "16-mixed needs a CUDA device" in err
+    assert not (out / "checkpoint.pt").exists()
+
+
+def test_more_processes_than_cores_are_refused(tmp_path, capsys, tiny_dataset):
+    assert _train(tiny_dataset.path, tmp_path / "m", "--nproc", str(len(os.sched_getaffinity(0)) + 1)) == 2
+    assert "CPU core(s)" in capsys.readouterr().err
+
+
+def test_bf16_mixed_precision_trains_on_the_cpu(tmp_path, tiny_dataset):
+    from glissando.core.models.modelfile import load_model
+
+    assert _train(tiny_dataset.path, tmp_path / "m", "--epochs", "1", "--precision", "bf16-mixed") == 0
+    loaded = load_model(tmp_path / "m" / "model.safetensors")
+    assert loaded.info["training"]["precision"] == "bf16-mixed"
+    assert np.isfinite(loaded.info["training"]["history"][0]["loss"])
+
+
+def test_the_option_lists_match_the_modules():
+    from glissando.core import device
+    from glissando.core.models import vae
+    from glissando.core.training import options, train
+
+    assert options.DEVICES == device.DEVICES and options.ARCHITECTURES == vae.ARCHITECTURES
+    assert options.PRECISIONS == train.PRECISIONS
