@@ -81,6 +81,18 @@ def ask_open_midi(w: "MainWindow") -> None:
         w.open_midi(path)
 
 
+def ask_open_sound(w: "MainWindow") -> None:
+    if path := _open(w, "Open a sound for sound design", AUDIO_FILTER):
+        w.sound_design.open(path)
+
+
+def ask_export_sound(w: "MainWindow", which: str) -> None:
+    source = w.sound_design.source
+    if source is not None and (path := _save(w, f"Export the {which} version as WAV",
+                                             f"{source.stem}-{which.replace(' ', '-')}.wav", "WAV audio (*.wav)")):
+        w.sound_design.export(which, path)
+
+
 def ask_open_audio(w: "MainWindow") -> None:
     if path := _open(w, "Open audio to transcribe", AUDIO_FILTER):
         w.open_audio(path)
@@ -157,6 +169,8 @@ def stop(w: "MainWindow") -> None:
     w.live.stop_sound()
     w.midi.cancel()
     w.transcription.cancel()
+    w.sound_design.cancel()
+    w.sound_design.stop()
 
 
 def _fill_recent(w: "MainWindow", menu: QMenu) -> None:
@@ -175,6 +189,8 @@ def build_menus(w: "MainWindow") -> None:
     _add(w, f, "&Open MIDI…", lambda: ask_open_midi(w), QKeySequence.StandardKey.Open, "Open a MIDI file to render")
     _add(w, f, "Open &Audio…", lambda: ask_open_audio(w), "Ctrl+Shift+O", "Open an audio file to transcribe")
     _add(w, f, "Open &Trajectory…", lambda: ask_load_trajectory(w), "Ctrl+L")
+    _add(w, f, "Open Sound for Sound &Design…", lambda: ask_open_sound(w), "Ctrl+Shift+D",
+         "Transfer a sound to another instrument, hear it A/B against the model's reconstruction")
     recent = f.addMenu("Recent Files")
     recent.aboutToShow.connect(lambda: _fill_recent(w, recent))
     f.addSeparator()

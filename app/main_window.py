@@ -16,17 +16,22 @@ from glissando.core.data.labels import INSTRUMENTS, RENDERED_DYNAMICS
 from glissando.core.device import available_devices
 from glissando.core.playback import output_devices
 from glissando.core.session import ModelSession
+from glissando.core.trajectory import Trajectory
 
 from . import actions
+from .controllers.descriptors import DescriptorController
 from .controllers.live_audio import LiveAudioController
 from .controllers.midi_render import MidiRenderController
 from .controllers.navigation import NavigationController
 from .controllers.sessions import SessionsController
+from .controllers.sound_design import SoundDesignController
+from .controllers.sound_projection import SoundProjection
 from .controllers.trajectory import TrajectoryController
 from .controllers.transcription import TranscriptionController
 from .docks import add_docks
 from .settings import Settings
 from .widgets.decoded_spectrum import DecodedSpectrum
+from .widgets.descriptor_tools import DescriptorTools
 from .widgets.label_picker import LabelPicker
 from .widgets.latent_navigator import LatentNavigator
 from .widgets.midi_input_picker import MidiInputPicker
@@ -34,6 +39,7 @@ from .widgets.midi_panel import MidiPanel
 from .widgets.model_panel import ModelPanel
 from .widgets.notice_banner import NoticeBanner
 from .widgets.posterior_bars import PosteriorBars
+from .widgets.sound_design_panel import SoundDesignPanel
 from .widgets.trajectory_editor import TrajectoryEditor
 from .widgets.transcription_panel import TranscriptionPanel
 from .workers import JobRunner
@@ -60,6 +66,9 @@ class MainWindow(QMainWindow):
         self.trajectory = TrajectoryController(self.runner, self.decoder, self.live, self.settings, self)
         self.midi = MidiRenderController(self.runner, self.settings, self)
         self.transcription = TranscriptionController(self.runner, self.settings, self)
+        self.sound_design = SoundDesignController(self.runner, self.live, self.settings, self)
+        self.descriptors = DescriptorController(self.runner, self)
+        self.sound_projection = SoundProjection(self.sound_design.latent_at, self)
         # The model loads on a worker from here, while the widgets are built and the window shows: its
         # result reaches this thread through the event loop, after the connections below are made.
         devices = available_devices()
@@ -85,6 +94,8 @@ class MainWindow(QMainWindow):
         self.picker = LabelPicker()
         self.midi_input = MidiInputPicker()
         self.picker.add_below(self.midi_input)
+        self.descriptor_tools = DescriptorTools()
+        self.picker.add_below(self.descriptor_tools)
         # Laid out complete before a model is in (disabled until then): the labels Glissando knows, replaced by
         # the model's own once it has loaded.
         self.picker.set_model(list(INSTRUMENTS), list(RENDERED_DYNAMICS),
@@ -95,6 +106,7 @@ class MainWindow(QMainWindow):
         self.midi_panel = MidiPanel()
         self.midi_panel.set_interpolation(self.settings.get("midi/interpolation"))
         self.transcription_panel = TranscriptionPanel()
+        self.sound_design_panel = SoundDesignPanel()
         self.banner = NoticeBanner()
 
         right = QSplitter(Qt.Orientation.Vertical)
@@ -116,6 +128,7 @@ class MainWindow(QMainWindow):
         left, bottom = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea
         self.docks = add_docks(self, [("labels", "Labels", self.picker, left),
                                       ("models", "Models", self.model_panel, left),
+                                      ("sound_design", "Sound design", self.sound_design_panel, left),
                                       ("trajectory", "Trajectory", self.editor, bottom),
                                       ("midi", "MIDI", self.midi_panel, bottom),
                                       ("transcription", "Transcription", self.transcription_panel, bottom)])
@@ -131,12 +144,14 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.audio_label)
 
     def _set_enabled(self, on: bool) -> None:
-        for w in (self.navigator, self.picker, self.editor, self.midi_panel, self.transcription_panel):
+        for w in (self.navigator, self.picker, self.editor, self.midi_panel, self.transcription_panel,
+                  self.sound_design_panel):
             w.setEnabled(on)
 
     # == wiring ========================================================================================
     def _connect_controllers(self) -> None:
-        for controller in (self.live, self.sessions, self.navigation, self.trajectory, self.midi, self.transcription):
+        for controller in (self.live, self.sessions, self.navigation, self.trajectory, self.midi, self.transcription,
+                           self.sound_design, self.descriptors):
             controller.notice.connect(self.notify)
         self.runner.jobEnded.connect(self.jobFinished)
         self.sessions.currentChanged.connect(self._use_session)
@@ -147,6 +162,9 @@ class MainWindow(QMainWindow):
         self.live.midiStatus.connect(self.midi_input.show_status)
         nav = self.navigation
         nav.cursorMoved.connect(self.navigator.set_cursor)
+        nav.cursorMoved.connect(lambda _point: self.descriptors.set_cursor(nav.cursor_latent))
+        self.descriptors.cloudDescribed.connect(self.navigator.show_descriptors)
+        self.descriptors.mapReady.connect(self.navigator.show_map)
         nav.cursorDecoded.connect(lambda freqs, mags, probs: (self.spectrum.show_magnitudes(freqs, mags),
                                                               self.bars.show_probabilities(probs)))
         nav.targetShown.connect(self.navigator.show_target)
@@ -161,6 +179,21 @@ class MainWindow(QMainWindow):
         self.transcription.busyChanged.connect(self.transcription_panel.set_busy)
         self.transcription.progress.connect(self.transcription_panel.show_progress)
         self.transcription.transcribed.connect(self.transcription_panel.show_result)
+        sd, sdp = self.sound_design, self.sound_design_panel
+        sd.busyChanged.connect(sdp.set_busy)
+        sd.progress.connect(sdp.show_progress)
+        sd.opened.connect(lambda path, duration, notes: (sdp.show_file(path, duration, notes),
+                                                         self.docks["sound_design"].raise_()))
+        sd.versionsChanged.connect(sdp.show_versions)
+        sd.transferred.connect(sdp.show_transfer)
+        sd.playingChanged.connect(sdp.set_playing)
+        sd.soundPathReady.connect(self.sound_projection.set_path)
+        sd.playingChanged.connect(self.sound_projection.set_playing)
+        sd.playbackPosition.connect(self.sound_projection.follow)
+        self.sound_projection.pathProjected.connect(self.navigator.show_sound_path)
+        self.sound_projection.markerMoved.connect(self.navigator.show_sound_marker)
+        sd.keyframesReady.connect(lambda keyframes: self.trajectory.edit(
+            Trajectory(keyframes, self.trajectory.document.interpolation), f"Keyframes from {sd.source.name}"))
 
     def _connect_widgets(self) -> None:
         nav, traj = self.navigation, self.trajectory
@@ -170,6 +203,9 @@ class MainWindow(QMainWindow):
                                          and traj.from_stroke(nav.cursor_latent, times, points))
         self.navigator.modDirectionRequested.connect(nav.set_mod_direction)
         self.navigator.viewRequested.connect(nav.use_view)
+        self.navigator.colourByDescriptor.connect(self.descriptors.set_colouring)
+        self.descriptor_tools.mapToggled.connect(self.descriptors.set_map)
+        self.descriptor_tools.moveRequested.connect(nav.step)
         self.picker.picked.connect(nav.pick)
         self.picker.addKeyframe.connect(traj.add_label)
         self.picker.instrumentChanged.connect(self.live.set_instrument)
@@ -191,6 +227,16 @@ class MainWindow(QMainWindow):
         self.transcription_panel.openRequested.connect(lambda: actions.ask_open_audio(self))
         self.transcription_panel.cancelRequested.connect(self.transcription.cancel)
         self.transcription_panel.exportRequested.connect(lambda fmt: actions.ask_export_transcription(self, fmt))
+        sd, sdp = self.sound_design, self.sound_design_panel
+        sdp.openRequested.connect(lambda: actions.ask_open_sound(self))
+        sdp.fileDropped.connect(sd.open)
+        sdp.transferRequested.connect(sd.transfer)
+        sdp.cancelRequested.connect(sd.cancel)
+        sdp.versionChosen.connect(sd.select)
+        sdp.playRequested.connect(sd.play)
+        sdp.stopRequested.connect(sd.stop)
+        sdp.exportRequested.connect(lambda which: actions.ask_export_sound(self, which))
+        sdp.keyframesRequested.connect(sd.keyframes_from_path)
         self.model_panel.openRequested.connect(lambda: actions.ask_open_model(self))
         self.model_panel.closeRequested.connect(self.sessions.close_session)
         self.model_panel.currentChanged.connect(self.sessions.use_index)
@@ -223,7 +269,8 @@ class MainWindow(QMainWindow):
     def _use_session(self, session: Optional[ModelSession]) -> None:
         if self.live.session is not None and self.live.session is not session:
             self.live.stop()  # the engine (or one starting) lets go of a model before it closes
-        for controller in (self.midi, self.transcription):
+        for controller in (self.midi, self.transcription, self.sound_design, self.descriptors,
+                           self.sound_projection):
             controller.set_session(session)
         self._set_enabled(session is not None)
         self._show_sessions()
@@ -240,6 +287,7 @@ class MainWindow(QMainWindow):
         self.picker.set_model(session.instruments, session.dynamics,
                               {i: session.instrument_range(i) for i in session.instruments})
         self.midi_panel.set_instruments(session.instruments)
+        self.sound_design_panel.set_model(session.instruments, session.dynamics)
         self.live.set_instrument(self.picker.current()[2])
         if self.live.session is None:
             self.live.start_for(session)  # on a worker: the window is usable while audio starts
@@ -253,6 +301,8 @@ class MainWindow(QMainWindow):
         if session is not None:
             self.navigator.set_space(view.points, view.point_labels, session.vocabulary, view.camera)
             self.trajectory.refresh()
+            self.descriptors.view_changed()
+            self.sound_projection.refresh()
 
     def _keyframe_selected(self, index: int) -> None:
         keyframes = self.trajectory.document.keyframes

@@ -3,8 +3,8 @@ centroid, bandwidth, flatness, rolloff and loudness, over a plane of the navigat
 latents (the training cloud), and the local direction in which one grows ("brighter", "noisier").
 
 The formulas are written here rather than taken from librosa: the decoded magnitudes sit on constant-Q
-bins whose widths grow with frequency, so every bin is weighted by its width (librosa's versions assume
-the equal bins of an STFT), and core does not depend on librosa.
+bins whose widths grow with frequency (librosa's versions assume the equal bins of an STFT; flatness
+here weighs each bin by the Hz it covers), and core does not depend on librosa.
 """
 from __future__ import annotations
 
@@ -41,12 +41,16 @@ def spectral_descriptors(magnitudes: np.ndarray, frequencies: np.ndarray) -> dic
     mags = np.asarray(magnitudes, dtype=np.float64)
     f = np.asarray(frequencies, dtype=np.float64)
     width = np.gradient(f)  # Hz each constant-Q bin covers
-    power = mags ** 2 * width
+    # A partial lands in a bin or two whatever their width, and a wider bin already gathers more of a
+    # noise: each bin's squared magnitude is the energy it holds (weighting it by the width again counted
+    # high partials up to 7 dB too loud against the rendered note's RMS).
+    power = mags ** 2
     total = power.sum(1) + 1e-20
     centroid = (power * f).sum(1) / total
     bandwidth = np.sqrt((power * (f - centroid[:, None]) ** 2).sum(1) / total)
-    # Flatness: geometric over arithmetic mean of the power density, in dB (0 dB: white noise).
-    density = mags ** 2 + 1e-20
+    # Flatness: geometric over arithmetic mean of the power per Hz across the spectrum, in dB (0 dB: white
+    # noise), each bin weighted by the Hz it covers.
+    density = power / width + 1e-20
     weights = width / width.sum()
     flatness = 10 * np.log10(np.exp((np.log(density) * weights).sum(1)) / (density * weights).sum(1))
     cumulative = np.cumsum(power, axis=1) / total[:, None]

@@ -11,6 +11,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from superqt.utils import QSignalThrottler
 
+from glissando.core.descriptors import descriptor_step
 from glissando.core.errors import GlissandoError
 from glissando.core.midi import Note
 from glissando.core.render import render_notes
@@ -24,6 +25,9 @@ CURSOR_GLIDE = 0.03  # seconds: the sound follows the hand without zipper noise 
 DECODE_INTERVAL_MS = 30  # the views' refresh while dragging: about what the eye follows
 NOTE_SECONDS = 0.8
 TARGET_SAMPLES = 300
+# One "brighter" / "louder" press moves the cursor this far in latent units: about a quarter of the spread of
+# one label set's posterior, a change one hears without leaving the neighbourhood the ear was in.
+DESCRIPTOR_STEP = 0.25
 
 
 def _decode_view(session: ModelSession, latent: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -128,6 +132,21 @@ class NavigationController(QObject):
         job = CoreJob(render_notes, session, [note], render_settings(self.settings), name="Playing the note",
                       kind="note", session=session)
         self.runner.start(job, on_success=self.noteRendered.emit, on_failure=self._failed)
+
+    def step(self, move: str, size: float = DESCRIPTOR_STEP) -> None:
+        """One step of the cursor along a descriptor's local gradient ("brighter", "softer", ... of
+        core.descriptors.MOVES). The gradient is decoded on the decoder thread, after any decode queued before
+        it; the cursor then moves, plays and decodes as after any other move."""
+        session, latent = self.session, self.cursor_latent
+        if session is None or latent is None:
+            return
+
+        def arrived(z: np.ndarray) -> None:
+            if self.session is session:  # not a step computed for a model closed meanwhile
+                self.set_cursor(z)
+
+        self.decoder.call(descriptor_step, session, latent.copy(), move, size, name=f"Moving {move}",
+                          session=session, on_success=arrived, on_failure=self._failed)
 
     def set_mod_direction(self) -> None:
         """The mod wheel moves from the last picked label set towards where the cursor is now."""

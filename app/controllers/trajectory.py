@@ -2,9 +2,16 @@
 
 Every edit goes through ``edit`` as a whole-document snapshot on the undo stack: a trajectory is a few
 kilobytes, and snapshots cannot drift out of step with the document the way inverse operations can.
+
+A shaped path (geodesic, or one that keeps or follows a descriptor) runs the decoder to be computed, so it is
+computed in a job wherever it is needed: for the path drawn in the navigator and the preview (newest edit
+wins), for playing and for exporting. The last one computed is kept with the document it belongs to, so
+playing right after an edit does not compute it twice. A shaped path is rendered linearly through its dense
+points (they already are the path); a plain one keeps the chosen interpolation between its keyframes.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Optional
 
@@ -12,10 +19,12 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from glissando.core.descriptors import latent_descriptors
 from glissando.core.errors import GlissandoError
+from glissando.core.interpolation import interpolate
 from glissando.core.render import render_trajectory, write_wav
 from glissando.core.session import ModelSession
-from glissando.core.trajectory import GLIDE, Keyframe, Trajectory, path_spectrogram, stroke_to_keyframes
+from glissando.core.trajectory import GLIDE, SHAPES, Keyframe, Trajectory, path_spectrogram, stroke_to_keyframes
 
 from ..settings import Settings, data_dir, export_peak_db, render_settings
 from ..workers import CoreJob, JobRunner, LatestOnly
@@ -24,6 +33,7 @@ from .live_audio import LiveAudioController
 AUTOSAVE_DELAY_MS = 1500
 MIN_DURATION = 0.02
 PATH_FRAME_RATE = 50.0  # points per second of the path drawn in the navigator
+PREVIEW_RATE = 60.0  # columns per second of the decoded preview (as core.trajectory.path_spectrogram)
 
 
 class _Snapshot(QUndoCommand):
@@ -38,9 +48,44 @@ class _Snapshot(QUndoCommand):
         self.controller._apply(self.before)
 
 
-def _preview(session: ModelSession, trajectory: Trajectory) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    times, mags = path_spectrogram(session, trajectory)
+def _preview(session: ModelSession, trajectory: Trajectory,
+             shaped: Optional[tuple[np.ndarray, np.ndarray]] = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if shaped is None:
+        times, mags = path_spectrogram(session, trajectory)
+    else:  # the shaped path's dense points, linearly, as it is rendered
+        key_times, latents = shaped
+        times = np.arange(0.0, max(float(key_times[-1]), 1e-6), 1.0 / PREVIEW_RATE)
+        mags = session.decode_magnitudes(interpolate(key_times, latents, times, "linear").astype(np.float32))
     return times, 20 * np.log10(np.maximum(mags, 1e-6)), session.bin_frequencies()
+
+
+def _shaped(session: ModelSession, trajectory: Trajectory, key: str) -> tuple[str, np.ndarray, np.ndarray]:
+    times, latents = trajectory.shaped(session)
+    return key, times, latents
+
+
+def curve_text(curve: Optional[np.ndarray]) -> str:
+    """A descriptor curve as the editor shows it: "time:value" pairs."""
+    return "" if curve is None else " ".join(f"{t:g}:{v:g}" for t, v in curve)
+
+
+def parse_curve(text: str) -> Optional[np.ndarray]:
+    """"0:-20 1.5:-8" (or commas between pairs) as a (K, 2) curve; empty text: None. GlissandoError if not."""
+    pairs = text.replace(",", " ").split()
+    if not pairs:
+        return None
+    try:
+        curve = np.array([[float(x) for x in pair.split(":")] for pair in pairs], dtype=np.float64)
+    except ValueError:
+        curve = np.zeros((0, 0))
+    if curve.ndim != 2 or curve.shape[1] != 2 or not np.all(np.isfinite(curve)) or np.any(curve[:, 0] < 0):
+        raise GlissandoError(f"{text!r} is not a descriptor curve: write time:value pairs, e.g. 0:-20 1.5:-8")
+    return curve
+
+
+def _document_key(doc: Trajectory) -> str:
+    """What a shaped path depends on: the whole document (keyframes, timing, interpolation, shape, curve)."""
+    return json.dumps(doc.to_dict())
 
 
 class TrajectoryController(QObject):
@@ -60,6 +105,12 @@ class TrajectoryController(QObject):
         self._restored = False  # the autosaved trajectory is offered once, at the first model
         self._preview = LatestOnly(decoder, "Previewing the trajectory", lambda r: self.previewReady.emit(*r),
                                    lambda text: self.notice.emit(text, True), self)
+        # On the job runner, not the decoder: a shaped path takes a fraction of a second to a few seconds, and the
+        # cursor's decodes must not wait behind it.
+        self._shaping = LatestOnly(runner, "Shaping the path", self._shaped_ready,
+                                   lambda text: self.notice.emit(text, True), self)
+        self.shaped_path: Optional[tuple[str, np.ndarray, np.ndarray]] = None  # (document key, times, latents)
+        self._shown_path: Optional[np.ndarray] = None  # the shaped path drawn last, in 3-D
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setSingleShot(True)
         self.autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
@@ -139,6 +190,65 @@ class TrajectoryController(QObject):
             t.interpolation = mode
             self.edit(t, f"Interpolation {mode}")
 
+    def set_shape(self, shape: str) -> None:
+        """How the path is bent between keyframes (core.trajectory.SHAPES): plain, geodesic, or keeping a
+        descriptor. A curve belongs to its descriptor: choosing another shape drops it.
+
+        "Keep loudness" keeps it constant, at the first keyframe's value: core bends a descriptor shape without a
+        curve along a straight line between the keyframes' own values, which moves (flute pp to trumpet ff
+        gets louder all the way). So a descriptor shape comes with a one-point curve at the first keyframe's
+        value (decoded on the decoder thread), set in the same undoable edit; the editor shows it, and emptying
+        it gives core's keyframe-to-keyframe line."""
+        if shape not in SHAPES:
+            self.notice.emit(f"Unknown path shape {shape!r}", True)
+            return
+        if shape == self.document.shape:
+            return
+        t = self.document.copy()
+        t.shape, t.curve = shape, None
+        if shape in SHAPES[2:] and t.keyframes and self.session is not None:
+            session, first = self.session, t.keyframes[0].latent.copy()
+
+            def measured(values: dict) -> None:
+                if self.session is session:  # onto the document as it is now: an edit may have come meanwhile
+                    now = self.document.copy()
+                    now.shape, now.curve = shape, np.array([[0.0, float(values[shape][0])]])
+                    self.edit(now, f"Path shape {shape}")
+
+            self.decoder.call(latent_descriptors, session, first[None], name="Measuring the first keyframe",
+                              session=session, on_success=measured,
+                              on_failure=lambda text: self.notice.emit(text, True))
+            return
+        self.edit(t, f"Path shape {shape}")
+
+    def set_curve_text(self, text: str) -> None:
+        try:
+            curve = parse_curve(text)
+        except GlissandoError as exc:
+            self.notice.emit(str(exc), True)
+            self.changed.emit()  # the editor shows the curve still in force
+            return
+        self.set_curve(curve)
+
+    def set_curve(self, curve: Optional[np.ndarray]) -> None:
+        """The values (time s, value in the descriptor's unit) the shape's descriptor follows; None: from each
+        keyframe's own value to the next one's."""
+        t = self.document.copy()
+        if curve is not None:
+            curve = np.asarray(curve, dtype=np.float64).reshape(-1, 2)
+            curve = curve[np.argsort(curve[:, 0], kind="stable")]
+            if not len(curve) or not np.all(np.isfinite(curve)):
+                curve = None
+        if t.shape not in SHAPES[2:] and curve is not None:
+            self.notice.emit("A curve is followed by a descriptor shape: choose keep brightness, loudness, ... first.",
+                             True)
+            return
+        same = (curve is None and t.curve is None) or (curve is not None and t.curve is not None
+                                                       and np.array_equal(curve, t.curve))
+        if not same:
+            t.curve = curve
+            self.edit(t, "Descriptor curve" if curve is not None else "No descriptor curve")
+
     def move_boundary(self, index: int, seconds: float) -> None:
         """Keyframe ``index`` now starts at ``seconds``: retime the segment before it and the one after it,
         so every other keyframe stays where it was."""
@@ -195,14 +305,45 @@ class TrajectoryController(QObject):
             self.pathShown.emit(None, None)
             self.previewReady.emit([], None, None)
             return
-        _, path = doc.sample(PATH_FRAME_RATE)
-        self.pathShown.emit(s.project_3d(path), s.project_3d(np.stack([k.latent for k in doc.keyframes])))
-        self._preview.submit(_preview, s, doc.copy(), session=s)
+        keyframes = s.project_3d(np.stack([k.latent for k in doc.keyframes]))
+        if doc.shape == "plain":
+            _, path = doc.sample(PATH_FRAME_RATE)
+            self.pathShown.emit(s.project_3d(path), keyframes)
+            self._preview.submit(_preview, s, doc.copy(), session=s)
+            return
+        key = _document_key(doc)
+        if self.shaped_path is not None and self.shaped_path[0] == key:
+            self._show_shaped()
+        else:
+            # Until the shaped path arrives the old line stays drawn; only the keyframes move at once.
+            self.pathShown.emit(self._shown_path, keyframes)
+            self._shaping.submit(_shaped, s, doc.copy(), key, session=s)
+
+    def _shaped_ready(self, result: tuple[str, np.ndarray, np.ndarray]) -> None:
+        self.shaped_path = result
+        if result[0] == _document_key(self.document):
+            self._show_shaped()
+
+    def _show_shaped(self) -> None:
+        s, doc = self.session, self.document
+        if s is None or not doc.keyframes or self.shaped_path is None:
+            return
+        _, times, latents = self.shaped_path
+        self._shown_path = s.project_3d(latents)
+        self.pathShown.emit(self._shown_path, s.project_3d(np.stack([k.latent for k in doc.keyframes])))
+        self._preview.submit(_preview, s, doc.copy(), (times, latents), session=s)
+
+    def shaped_now(self, doc: Trajectory) -> Optional[tuple[np.ndarray, np.ndarray]]:
+        """The shaped path of ``doc`` if the last one computed is that one's (else None: compute it in a job)."""
+        if self.shaped_path is not None and self.shaped_path[0] == _document_key(doc):
+            return self.shaped_path[1], self.shaped_path[2]
+        return None
 
     def set_session(self, session: Optional[ModelSession]) -> None:
         """At the first model: restore the autosaved trajectory. At a model with another latent size: start
         empty (the old keyframes mean nothing there) but keep the autosave file untouched."""
         self.session = session
+        self.shaped_path, self._shown_path = None, None  # another model bends the same keyframes otherwise
         if session is None:
             return
         doc = self.document
@@ -263,8 +404,27 @@ class TrajectoryController(QObject):
             self.notice.emit("The trajectory is empty: pick labels or click in the navigator, then add keyframes.",
                              True)
             return
-        times, latents = doc.timeline()
-        if not self.live.play_path(times, latents, doc.interpolation):
+        if doc.shape == "plain":
+            times, latents = doc.timeline()
+            self._play_path(times, latents, doc.interpolation)
+            return
+        ready = self.shaped_now(doc)
+        if ready is not None:
+            self._play_path(*ready, "linear")
+            return
+        session = self.session
+
+        def shaped(result: tuple[str, np.ndarray, np.ndarray]) -> None:
+            self.shaped_path = result
+            if self.session is session:
+                self._play_path(result[1], result[2], "linear")
+
+        self.runner.start(CoreJob(_shaped, session, doc, _document_key(doc), name="Shaping the path", kind="shape",
+                                  session=session, with_callbacks=False),
+                          on_success=shaped, on_failure=lambda text: self.notice.emit(text, True))
+
+    def _play_path(self, times: np.ndarray, latents: np.ndarray, interpolation: str) -> None:
+        if not self.live.play_path(times, latents, interpolation):
             self.notice.emit(f"Playback is off ({self.live.off_reason()}); Export WAV still works.", True)
 
     def export(self, path: Path, bit_depth: str = "16", out_rate: Optional[int] = None) -> Optional[CoreJob]:
@@ -272,12 +432,20 @@ class TrajectoryController(QObject):
         if doc is None or session is None:
             self.notice.emit("The trajectory is empty: nothing to export.", True)
             return None
-        times, latents = doc.timeline()
-        settings = render_settings(self.settings, doc.interpolation)
+        plain = doc.shape == "plain"
+        ready = None if plain else self.shaped_now(doc)
+        settings = render_settings(self.settings, doc.interpolation if plain else "linear")
         rate = session.spectral.sample_rate
         peak_db = export_peak_db(self.settings)
 
         def work(progress, cancel):
+            if plain:
+                times, latents = doc.timeline()
+            elif ready is not None:
+                times, latents = ready
+            else:
+                progress(0, 1, "Shaping the path")
+                times, latents = doc.shaped(session, cancel=cancel)
             audio = render_trajectory(session, times, latents, settings, progress, cancel)
             return write_wav(path, audio, rate, out_rate or rate, bit_depth, force=True, peak_db=peak_db)
 

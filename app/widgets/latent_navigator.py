@@ -1,4 +1,6 @@
-"""The 3-D latent navigator: the training posteriors as a point cloud, a cursor, targets and paths."""
+"""The 3-D latent navigator: the training posteriors as a point cloud, a cursor, targets and paths, and the
+sound design layers: the cloud coloured by an audio descriptor, the descriptor map of the plane through the
+cursor, and an opened sound's path with a marker that follows playback."""
 from __future__ import annotations
 
 from typing import Optional
@@ -9,7 +11,19 @@ import pyqtgraph.opengl as gl
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from glissando.core.descriptors import DESCRIPTORS
+
+from ..controllers.descriptors import DESCRIPTOR_WORDS
+
 COLOUR_FAMILIES = {"pitch class": "pitch_class", "octave": "octave", "dynamics": "dynamics", "instrument": "instrument"}
+# The colour-by choices after the label families: the descriptors, by the words a user reads.
+COLOUR_DESCRIPTORS = {word: name for name, word in DESCRIPTOR_WORDS.items()}
+MAP_DEFAULT = "centroid"  # what the map shows while the cloud is coloured by labels: brightness reads first
+MAP_ALPHA = 0.6  # the map lies behind the cloud: opaque enough to read, the points behind it still show
+BAR_STEPS = 14
+# Colour ranges leave out the extreme 2% at each end: a few silent or clipped points would squeeze every other
+# point into one colour.
+RANGE_PERCENTILES = (2, 98)
 CLICK_SLOP_PX = 4
 DRAW_STEP_S = 0.05  # a free-hand path keeps one point per 50 ms of drawing at most
 
@@ -18,6 +32,49 @@ def family_colours(n: int, cyclic: bool) -> np.ndarray:
     """(n, 4) RGBA in 0..1: pitch classes wrap around the hue circle, other families do not."""
     hues = np.arange(n) / n if cyclic else np.linspace(0.0, 0.8, max(n, 2))[:n]
     return np.array([pg.hsvColor(float(h), 0.85, 0.95).getRgbF() for h in hues])
+
+
+def descriptor_scale(name: str, values: np.ndarray) -> np.ndarray:
+    """Values as coloured: frequencies in octaves (as hearing spaces them), levels in dB as they are."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.log2(np.maximum(values, 1e-6)) if DESCRIPTORS[name][1] == "Hz" else values
+
+
+def descriptor_range(name: str, *arrays: np.ndarray) -> tuple[float, float]:
+    """(low, high) of the scaled values, over every array given (the cloud and the map share one range)."""
+    scaled = np.concatenate([descriptor_scale(name, a).ravel() for a in arrays])
+    scaled = scaled[np.isfinite(scaled)]
+    if not len(scaled):
+        return 0.0, 1.0
+    lo, hi = (float(v) for v in np.percentile(scaled, RANGE_PERCENTILES))
+    return (lo, hi) if hi > lo else (lo, lo + 1e-6)
+
+
+def descriptor_colours(name: str, values: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
+    """(..., 4) RGBA in 0..1 on viridis, whose lightness grows with the value: the lightest points are the
+    brightest, loudest or noisiest."""
+    lo, hi = value_range
+    x = np.clip((descriptor_scale(name, values) - lo) / (hi - lo), 0.0, 1.0)
+    flat = pg.colormap.get("viridis").map(np.nan_to_num(x).ravel(), mode=pg.ColorMap.FLOAT)
+    return np.asarray(flat, dtype=np.float64).reshape(x.shape + (4,))
+
+
+def format_value(name: str, scaled: float) -> str:
+    unit = DESCRIPTORS[name][1]
+    if unit == "Hz":
+        hz = 2.0 ** scaled
+        return f"{hz / 1000:.1f} kHz" if hz >= 1000 else f"{hz:.0f} Hz"
+    return f"{scaled:.1f} {unit}"
+
+
+def colour_bar(name: str, value_range: tuple[float, float], what: str = "") -> str:
+    """Rich text: the descriptor's name, its low end, a row of swatches along the colour map, its high end."""
+    lo, hi = value_range
+    steps = np.linspace(lo, hi, BAR_STEPS)
+    unscaled = 2.0 ** steps if DESCRIPTORS[name][1] == "Hz" else steps
+    swatches = "".join(f"<span style='color:{pg.mkColor(tuple(int(255 * c) for c in rgba[:3])).name()}'>█</span>"
+                       for rgba in descriptor_colours(name, unscaled, value_range))
+    return (f"{what}{DESCRIPTORS[name][0]}: ≤{format_value(name, lo)} {swatches} ≥{format_value(name, hi)}")
 
 
 class NavigatorView(gl.GLViewWidget):
@@ -117,6 +174,16 @@ class NavigatorView(gl.GLViewWidget):
         super().keyPressEvent(ev)
 
 
+def _hidden_line_and_marker(color: tuple, marker_size: int):
+    """A path and its markers (a trajectory and its keyframes, a sound and its playback point), hidden until
+    there is something to show."""
+    line = gl.GLLinePlotItem(pos=np.zeros((2, 3)), color=color, width=2, antialias=True)
+    marker = gl.GLScatterPlotItem(pos=np.zeros((1, 3)), size=marker_size, color=color, pxMode=True)
+    line.setVisible(False)
+    marker.setVisible(False)
+    return line, marker
+
+
 class LatentNavigator(QWidget):
     """Shows the model's latent space in 3-D and reports where the user puts the cursor.
 
@@ -129,6 +196,7 @@ class LatentNavigator(QWidget):
     modDirectionRequested = Signal()
     pathDrawn = Signal(object, object)  # (times (N,), 3-D points (N, 3)) of a free-hand stroke
     viewRequested = Signal(str)  # the name of the view (axes) to show
+    colourByDescriptor = Signal(bool)  # the cloud is now coloured by a descriptor (True) or by labels
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -136,7 +204,10 @@ class LatentNavigator(QWidget):
         self.view.setBackgroundColor((18, 18, 24))
         self.colour_box = QComboBox()
         self.colour_box.addItems(list(COLOUR_FAMILIES))
-        self.colour_box.setToolTip("Colour the points by this label family")
+        self.colour_box.insertSeparator(len(COLOUR_FAMILIES))
+        self.colour_box.addItems(list(COLOUR_DESCRIPTORS))
+        self.colour_box.setToolTip("Colour the points by a label family, or by what they sound like: brightness "
+                                   "(spectral centroid), spread, noisiness, rolloff or loudness of the decoded sound")
         self.view_box = QComboBox()
         self.view_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.view_box.setMinimumContentsLength(10)  # the views' short titles, whole
@@ -179,10 +250,14 @@ class LatentNavigator(QWidget):
         self.point_labels = np.zeros((0, 4), dtype=int)
         self.vocabulary: dict[str, list[str]] = {}
         self.cursor = np.zeros(3)
+        self.descriptors: Optional[dict[str, np.ndarray]] = None  # of the points, while colouring by descriptors
+        self.descriptor_map = None  # the core.descriptors.DescriptorMap drawn, or None
+        self.point_colours = np.zeros((0, 4))
+        self._label_legend = ""
         self._stroke: list[tuple[float, np.ndarray]] = []
         self._stroke_clock = None
 
-        self.colour_box.currentTextChanged.connect(self._recolour)
+        self.colour_box.currentTextChanged.connect(self._colour_chosen)
         self.view_box.activated.connect(lambda i: self.viewRequested.emit(self.view_box.itemData(i)))
         self.draw_button.toggled.connect(self._set_draw_mode)
         self.reset_button.clicked.connect(self.reset_view)
@@ -199,13 +274,14 @@ class LatentNavigator(QWidget):
         self.target_item = gl.GLScatterPlotItem(pos=np.zeros((1, 3)), size=5, color=(1, 1, 1, 0.35), pxMode=True)
         self.target_item.setGLOptions("translucent")
         self.target_item.setVisible(False)
-        self.path_item = gl.GLLinePlotItem(pos=np.zeros((2, 3)), color=(1.0, 0.85, 0.2, 1.0), width=2, antialias=True)
-        self.path_item.setVisible(False)
-        self.keyframe_item = gl.GLScatterPlotItem(pos=np.zeros((1, 3)), size=12, color=(1.0, 0.85, 0.2, 1.0),
-                                                  pxMode=True)
-        self.keyframe_item.setVisible(False)
+        self.path_item, self.keyframe_item = _hidden_line_and_marker((1.0, 0.85, 0.2, 1.0), 12)
         self.cursor_item = gl.GLScatterPlotItem(pos=np.zeros((1, 3)), size=16, color=(1, 1, 1, 1), pxMode=True)
-        for item in (self.points_item, self.target_item, self.path_item, self.keyframe_item, self.cursor_item):
+        # Drawn first, so the points are drawn over it; placed by its transform (show_map).
+        self.map_item = gl.GLImageItem(np.zeros((2, 2, 4), dtype=np.ubyte), smooth=True)
+        self.map_item.setVisible(False)
+        self.sound_item, self.sound_marker = _hidden_line_and_marker((0.3, 0.9, 1.0, 1.0), 14)
+        for item in (self.map_item, self.points_item, self.target_item, self.path_item, self.keyframe_item,
+                     self.sound_item, self.sound_marker, self.cursor_item):
             self.view.addItem(item)
 
     # -- content -------------------------------------------------------------------------------
@@ -216,6 +292,7 @@ class LatentNavigator(QWidget):
         self.points = np.asarray(points, dtype=np.float64)
         self.point_labels = np.asarray(point_labels, dtype=int)
         self.vocabulary = vocabulary
+        self.descriptors = None  # another view's points: their descriptors come anew
         self._recolour(self.colour_box.currentText())
         self.reset_view()
 
@@ -237,11 +314,38 @@ class LatentNavigator(QWidget):
                                         elevation=elevation, azimuth=azimuth)
             self.view.key_step = 0.05 * max(spread, 1e-3)
 
-    def colour_family(self) -> str:
-        return COLOUR_FAMILIES[self.colour_box.currentText()]
+    def colour_family(self) -> Optional[str]:
+        """The label family the points are coloured by, None while they are coloured by a descriptor."""
+        return COLOUR_FAMILIES.get(self.colour_box.currentText())
+
+    def colour_descriptor(self) -> Optional[str]:
+        """The descriptor (core name) the points are coloured by, None while they are coloured by labels."""
+        return COLOUR_DESCRIPTORS.get(self.colour_box.currentText())
+
+    def map_descriptor(self) -> str:
+        return self.colour_descriptor() or MAP_DEFAULT
+
+    def _colour_chosen(self, text: str) -> None:
+        self._recolour(text)
+        self._draw_map()
+        self.colourByDescriptor.emit(text in COLOUR_DESCRIPTORS)
+
+    def show_descriptors(self, values: Optional[dict[str, np.ndarray]]) -> None:
+        """The descriptors of every point (computed off the GUI thread), or None while they are not known."""
+        self.descriptors = values if values is not None and len(next(iter(values.values()))) == len(self.points) \
+            else None
+        self._recolour(self.colour_box.currentText())
+        self._draw_map()
+
+    def _set_point_colours(self, colours: np.ndarray) -> None:
+        self.point_colours = colours
+        self.points_item.setData(pos=self.points, color=colours, size=4)
 
     def _recolour(self, text: str) -> None:
         if not len(self.points):
+            return
+        if text in COLOUR_DESCRIPTORS:
+            self._colour_by_descriptor(COLOUR_DESCRIPTORS[text])
             return
         family = COLOUR_FAMILIES[text]
         column = ["pitch_class", "octave", "dynamics", "instrument"].index(family)
@@ -255,11 +359,101 @@ class LatentNavigator(QWidget):
             if i != silent:
                 colours[index == i] = palette[sounding.index(name)]
         colours[:, 3] = np.where(index == silent, 0.35, 0.8)
-        self.points_item.setData(pos=self.points, color=colours, size=4)
+        self._set_point_colours(colours)
         hex_colours = [pg.mkColor(tuple(int(255 * c) for c in palette[i][:3])).name() for i in range(len(sounding))]
         swatches = " ".join(f"<span style='color:{hex_colour}'>■</span>&nbsp;{n.replace('_', ' ')}"
                             for hex_colour, n in zip(hex_colours, sounding))
-        self.legend.setText(swatches + " <span style='color:#777'>■</span>&nbsp;silent")
+        self._label_legend = swatches + " <span style='color:#777'>■</span>&nbsp;silent"
+        self._show_legend()
+
+    def _colour_by_descriptor(self, name: str) -> None:
+        if self.descriptors is None:  # being computed: grey until then, and the legend says so
+            self._set_point_colours(np.full((len(self.points), 4), (0.45, 0.45, 0.45, 0.5)))
+            self._show_legend()
+            return
+        values = self.descriptors[name]
+        colours = descriptor_colours(name, values, self._range(name))
+        colours[:, 3] = 0.85
+        self._set_point_colours(colours)
+        self._show_legend()
+
+    def _range(self, name: str) -> tuple[float, float]:
+        """The colour range of ``name``: over the points and the map together when both show it, so that one
+        colour means one value on both."""
+        arrays = []
+        if self.descriptors is not None and self.colour_descriptor() == name:
+            arrays.append(self.descriptors[name])
+        if self.descriptor_map is not None and self.map_descriptor() == name:
+            arrays.append(self.descriptor_map.values[name])
+        return descriptor_range(name, *arrays) if arrays else (0.0, 1.0)
+
+    def _show_legend(self) -> None:
+        lines = []
+        name = self.colour_descriptor()
+        if name is None:
+            lines.append(self._label_legend)
+        else:
+            lines.append(colour_bar(name, self._range(name)) if self.descriptors is not None
+                         else f"{DESCRIPTORS[name][0]}: computing…")
+        if self.descriptor_map is not None and self.map_descriptor() != name:
+            lines.append(colour_bar(self.map_descriptor(), self._range(self.map_descriptor()), "map: "))
+        self.legend.setText("<br>".join(lines))
+
+    # -- the descriptor map ----------------------------------------------------------------------------
+    def show_map(self, found) -> None:
+        """A core.descriptors.DescriptorMap to draw behind the cloud, or None to hide the map."""
+        self.descriptor_map = found
+        if self.colour_descriptor() is not None:
+            self._recolour(self.colour_box.currentText())  # the shared colour range may have changed
+        self._draw_map()
+
+    def _draw_map(self) -> None:
+        found = self.descriptor_map
+        if found is None:
+            self.map_item.setVisible(False)
+            self._show_legend()
+            return
+        name = self.map_descriptor()
+        values = found.values[name]  # (rows along the plane's second axis, columns along its first)
+        rgba = descriptor_colours(name, values.T, self._range(name))  # GLImageItem takes (x, y, RGBA)
+        rgba[..., 3] = MAP_ALPHA
+        self.map_item.setData(np.ascontiguousarray((rgba * 255).round().astype(np.ubyte)))
+        self.map_item.setTransform(self.map_transform(found.plane))
+        self.map_item.setVisible(True)
+        self._show_legend()
+
+    @staticmethod
+    def map_transform(plane) -> pg.Transform3D:
+        """The image's texel (i, j) onto the plane: its first axis along the plane's first, each texel centred
+        on the grid point it shows."""
+        (a0, a1), (b0, b1) = plane.extent
+        n = plane.resolution
+        du, dv = (a1 - a0) / (n - 1), (b1 - b0) / (n - 1)
+        first, second = plane.axes
+        third = ({0, 1, 2} - set(plane.axes)).pop()
+        m = np.eye(4)
+        m[:3, :3] = 0.0
+        m[first, 0], m[second, 1], m[third, 2] = du, dv, 1.0
+        m[first, 3], m[second, 3], m[third, 3] = a0 - du / 2, b0 - dv / 2, plane.depth
+        return pg.Transform3D(*m.ravel())
+
+    # -- a sound in the space --------------------------------------------------------------------------
+    def show_sound_path(self, points: Optional[np.ndarray]) -> None:
+        """An opened sound's latent path, projected into the view (None: no sound)."""
+        if points is None or len(points) < 2:
+            self.sound_item.setVisible(False)
+            self.sound_marker.setVisible(False)
+            return
+        self.sound_item.setData(pos=np.asarray(points, dtype=np.float64))
+        self.sound_item.setVisible(True)
+
+    def show_sound_marker(self, point: Optional[np.ndarray]) -> None:
+        """Where the sound playing is now (None: nothing plays)."""
+        if point is None:
+            self.sound_marker.setVisible(False)
+            return
+        self.sound_marker.setData(pos=np.asarray(point, dtype=np.float64)[None])
+        self.sound_marker.setVisible(True)
 
     def set_cursor(self, point: np.ndarray) -> None:
         self.cursor = np.asarray(point, dtype=np.float64)

@@ -1,5 +1,5 @@
-"""Trajectory editor: the view of a TrajectoryController (keyframes with durations, interpolation, a decoded
-preview); every edit is the controller's, so it can be undone."""
+"""Trajectory editor: the view of a TrajectoryController (keyframes with durations, interpolation, path shape,
+a decoded preview); every edit is the controller's, so it can be undone."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSplitter,
     QTableWidget,
@@ -16,11 +17,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from glissando.core.descriptors import DESCRIPTORS
 from glissando.core.interpolation import MODES
-from glissando.core.trajectory import Trajectory
+from glissando.core.trajectory import SHAPES, Trajectory
 
-from ..controllers.trajectory import TrajectoryController
+from ..controllers.descriptors import DESCRIPTOR_WORDS
+from ..controllers.trajectory import TrajectoryController, curve_text
 from .spectrogram_view import SpectrogramView
+
+# The path shapes as the combo reads them, in core.trajectory.SHAPES order.
+SHAPE_NAMES = {"plain": "plain", "geodesic": "geodesic (through the notes)",
+               **{name: f"keep {DESCRIPTOR_WORDS[name]}" for name in DESCRIPTORS}}
 
 
 class TrajectoryEditor(QWidget):
@@ -48,6 +55,19 @@ class TrajectoryEditor(QWidget):
         self.interpolation.addItems(list(MODES))
         self.interpolation.setToolTip("How the path moves between keyframes: none jumps, linear and cubic glide, "
                                       "spherical keeps to the prior's radius")
+        self.shape = QComboBox()
+        for shape in SHAPES:
+            self.shape.addItem(SHAPE_NAMES[shape], shape)
+        self.shape.setToolTip("How the path bends between keyframes: plain (the interpolation alone), geodesic "
+                              "(through where the model's notes are), or keeping a descriptor on a straight line "
+                              "from each keyframe's value to the next (for example constant loudness while the "
+                              "instrument changes). Rendered through points 50 ms apart, linearly.")
+        self.curve = QLineEdit()
+        self.curve.setPlaceholderText("follow: time:value …")
+        self.curve.setToolTip("A curve for the descriptor to follow instead: time (s) and value pairs, in the "
+                              "descriptor's unit (Hz or dB), e.g. \"0:-20 1.5:-8 3:-20\". Empty: from keyframe to "
+                              "keyframe.")
+        self.curve.setMinimumWidth(120)
         self.preview = SpectrogramView(title="Decoded preview (drag the numbered markers to retime keyframes)")
         self.length_label = QLabel()
         self._build_buttons(controller)
@@ -56,6 +76,8 @@ class TrajectoryEditor(QWidget):
         self.table.itemChanged.connect(self._on_item_changed)
         self.table.itemSelectionChanged.connect(lambda: self.selectionChanged.emit(self.selected()))
         self.interpolation.currentTextChanged.connect(controller.set_interpolation)
+        self.shape.activated.connect(lambda i: controller.set_shape(self.shape.itemData(i)))
+        self.curve.editingFinished.connect(lambda: controller.set_curve_text(self.curve.text()))
         self.preview.markerMoved.connect(controller.move_boundary)
         controller.changed.connect(self._refresh)
         controller.selectRequested.connect(self.select)
@@ -92,6 +114,9 @@ class TrajectoryEditor(QWidget):
         file_row = QHBoxLayout()
         file_row.addWidget(QLabel("Interpolation"))
         file_row.addWidget(self.interpolation)
+        file_row.addWidget(QLabel("Path shape"))
+        file_row.addWidget(self.shape)
+        file_row.addWidget(self.curve, 1)
         file_row.addWidget(self.length_label)
         file_row.addStretch(1)
         for b in (self.play_button, self.export_button, self.save_button, self.load_button):
@@ -140,6 +165,14 @@ class TrajectoryEditor(QWidget):
         self.interpolation.blockSignals(True)
         self.interpolation.setCurrentText(self.document.interpolation)
         self.interpolation.blockSignals(False)
+        self.shape.setCurrentIndex(self.shape.findData(self.document.shape))
+        descriptor = self.document.shape in DESCRIPTORS
+        self.curve.setEnabled(descriptor)
+        if not self.curve.hasFocus():
+            self.curve.setText(curve_text(self.document.curve))
+        if descriptor:
+            unit = DESCRIPTORS[self.document.shape][1]
+            self.curve.setPlaceholderText(f"follow {DESCRIPTOR_WORDS[self.document.shape]}: time:{unit} …")
         self.length_label.setText(f"{len(self.document.keyframes)} keyframes, {self.document.duration:.2f} s")
         has = bool(self.document.keyframes)
         for b in (self.play_button, self.export_button, self.save_button, self.clear_button):

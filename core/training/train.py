@@ -162,6 +162,12 @@ def _model_config(data, dataset: Dataset, vocab: dict, checkpoint: Optional[dict
         config = ModelConfig.from_dict(json.loads(checkpoint["model_config"]))
         if config.vocabulary != vocab:
             raise GlissandoError(f"{ckpt_path}: the checkpoint was trained on other labels than {data}")
+        saved = config.to_dict()
+        changed = [f"{k} {saved[k]!r} -> {v!r}" for k, v in sorted((model_overrides or {}).items())
+                   if k in saved and saved[k] != v]
+        if changed:
+            raise GlissandoError(f"{ckpt_path}: the checkpoint is a model of another configuration "
+                                 f"({', '.join(changed)}): resume with its settings, or train anew elsewhere")
         return config
     return ModelConfig(n_bins=dataset.frames.shape[1], vocabulary=vocab,
                        **{"bins_per_octave": dataset.spectral.bins_per_octave, **(model_overrides or {})})

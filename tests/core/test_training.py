@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from glissando.core.data.store import load_dataset
+from glissando.core.errors import GlissandoError
 from glissando.core.models.modelfile import FORMAT_VERSION, ModelFileError, load_model, save_model
 from glissando.core.training.evaluate import evaluate, format_table
 from glissando.core.training.train import TrainConfig, train
@@ -118,6 +119,10 @@ def test_resume_continues_from_the_checkpoint(tmp_path, tiny_dataset):
     assert seen == [3]
     info = load_model(out).info["training"]
     assert [h["epoch"] for h in info["history"]] == [1, 2, 3]
+    # A checkpoint of another configuration is never continued under new settings: the difference is named.
+    with pytest.raises(GlissandoError, match="another configuration \\(signal_hidden 256 -> 512\\)"):
+        train(tiny_dataset.path, out, TrainConfig(epochs=4, batch_size=128), {**TINY, "signal_hidden": 512},
+              device="cpu", resume=True)
 
 
 def test_evaluate_reports_the_papers_metrics(trained, tiny_dataset):

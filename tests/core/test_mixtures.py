@@ -1,0 +1,90 @@
+"""Several notes at once: mixture data, voice-slot labels, Table 2 scoring, polyphonic MIDI."""
+import mido
+import numpy as np
+import pytest
+
+from glissando.core.data.labels import INSTRUMENTS
+from glissando.core.data.mixtures import MIX_LEVEL_DB, mixture_specs
+from glissando.core.midi import Note, write_midi
+
+
+def test_mixture_specs_are_distinct_playable_notes_lowest_first():
+    instruments = ["flute", "violin", "cello", "trumpet"]
+    specs = mixture_specs(instruments, ["pp", "mf", "ff"], 300, seed=3)
+    assert len(specs) == 300 and {len(s) for s in specs} == {2, 3}
+    same = 0
+    for notes in specs:
+        midis = [n["midi"] for n in notes]
+        assert midis == sorted(midis) and len(set(midis)) == len(midis)
+        for n in notes:
+            assert INSTRUMENTS[n["instrument"]].low <= n["midi"] <= INSTRUMENTS[n["instrument"]].high
+            assert abs(n["gain_db"]) <= MIX_LEVEL_DB / 2
+        same += len({n["instrument"] for n in notes}) == 1
+    assert 0.1 < same / 300 < 0.3  # now and then a chord of one instrument, mostly ensembles
+    assert mixture_specs(instruments, ["mf"], 50, seed=3) == mixture_specs(instruments, ["mf"], 50, seed=3)
+
+
+def test_a_mixture_data_set_labels_every_voice_slot(tmp_path, timgm6mb):
+    from glissando.core.data.importers import build_dataset
+    from glissando.core.training.arrays import label_matrix, vocabulary_for
+
+    ds = build_dataset(tmp_path / "mix", soundfont=timgm6mb, instruments=["flute", "trumpet"], dynamics=["mf"],
+                       mixtures=12, single_notes=False, silent_notes=2, frames_per_note=2)
+    mixtures = [n for n in ds.notes if n.voices]
+    assert len(mixtures) == 12 and ds.voices() in (2, 3)
+    vocab = vocabulary_for(ds)
+    labels = label_matrix(ds, vocab, voices=3).reshape(-1, 3, 4)
+    silent_pc = vocab["pitch_class"].index("silent")
+    for i, note in enumerate(ds.notes):
+        rows = labels[ds.frame_note == i]
+        sounding = 0 if note.silent else 1 + len(note.voices)
+        assert ((rows[:, :, 0] != silent_pc).sum(1) == sounding).all()  # one slot per note, the rest silent
+        if note.voices:
+            top = note.voices[-1]
+            assert vocab["instrument"][rows[0, sounding - 1, 3]] == top["instrument"]
+
+
+def test_strict_and_loose_scoring_on_a_hand_made_case():
+    from glissando.core.training.evaluate import mixture_scores
+
+    S = 9  # the silent class of every family here
+    # One frame of a duet: (pitch class, octave, dynamics, instrument) per slot, lowest first.
+    truth = np.array([[[0, 3, 1, 2], [4, 4, 2, 5], [S, S, S, S]]])
+    # The model hears both pitches but swaps the players, and names the upper dynamic wrongly.
+    guess = np.array([[[0, 3, 1, 5], [4, 4, 0, 2], [S, S, S, S]]])
+    strict, loose = mixture_scores(truth, guess, S)
+    assert strict["pitch_class"] == 0.0 and strict["instrument"] == 0.0  # attributed to the wrong player
+    assert loose["pitch_class"] == 1.0 and loose["octave"] == 1.0 and loose["instrument"] == 1.0
+    assert loose["dynamics"] == 0.5
+    # A silent guess finds nothing; an extra guessed note costs nothing in these per-note rates.
+    strict, loose = mixture_scores(truth, np.array([[[0, 3, 1, 2], [S, S, S, S], [7, 5, 1, 1]]]), S)
+    assert strict["pitch_class"] == 0.5 and loose["pitch_class"] == 0.5
+
+
+def test_a_polyphonic_transcription_exports_and_reloads_note_for_note(tmp_path):
+    notes = [Note(0.0, 1.0, 60, "mf", "piano"), Note(0.0, 1.0, 64, "mf", "piano"), Note(0.5, 1.5, 72, "ff", "flute"),
+             Note(1.0, 2.0, 67, "pp", "violin")]
+    path = tmp_path / "poly.mid"
+    write_midi(notes, path)
+    from glissando.core.midi import read_midi
+
+    back = read_midi(path, ["piano", "flute", "violin"], "piano", ["pp", "mf", "ff"])
+    key = sorted((round(n.start, 3), round(n.end, 3), n.midi, n.dynamics, n.instrument) for n in back)
+    assert key == sorted((n.start, n.end, n.midi, n.dynamics, n.instrument) for n in notes)
+    assert mido.MidiFile(str(path)).type == 1
+
+
+def test_a_mixture_model_refuses_more_notes_than_its_voices():
+    import torch
+
+    from glissando.core.models.vae import CrossModalVAE, ModelConfig
+
+    vocab = {"pitch_class": ["C", "E", "G", "silent"], "octave": ["4", "5", "silent"],
+             "dynamics": ["mf", "silent"], "instrument": ["flute", "silent"]}
+    model = CrossModalVAE(ModelConfig(n_bins=16, latent_dim=4, vocabulary=vocab, voices=2, signal_hidden=8,
+                                      symbol_hidden=8))
+    chord = [{"pitch_class": "C", "octave": "4", "dynamics": "mf", "instrument": "flute"}] * 3
+    with pytest.raises(ValueError, match="at most 2"):
+        model.label_indices([chord])
+    two = model.label_indices([chord[:2], chord[0]])
+    assert two.shape == (2, 8) and torch.equal(two[1, 4:], torch.tensor([3, 2, 1, 1]))  # a single note: slot 2 silent
