@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
 
-from .data.labels import OCTAVES, PITCH_CLASSES, SILENT
+from .data.labels import FAMILIES, OCTAVES, PITCH_CLASSES, SILENT
 from .errors import UnknownFormat, one_line
 from .jobs import CancelFn, GlissandoError, ProgressFn, atomic_write, check_cancel, check_output, no_progress
 from .midi import Note, write_midi
@@ -561,8 +561,7 @@ def transcribe(session: ModelSession, path: str | os.PathLike, settings: Optiona
 
 
 def _voice_probs(post: Posteriors, voices: int) -> list[dict]:
-    return [{f: post.probs[f if k == 0 else f"{f}@{k}"] for f in ("pitch_class", "octave", "dynamics", "instrument")}
-            for k in range(voices)]
+    return [{f: post.probs[f if k == 0 else f"{f}@{k}"] for f in FAMILIES} for k in range(voices)]
 
 
 def chord_notes(session: ModelSession, post: Posteriors, settings: Optional[TranscribeSettings] = None) -> list[Note]:

@@ -125,13 +125,12 @@ def check_target(session: ModelSession, instrument: str, dynamics: str = KEEP) -
                              f"(use {KEEP} or one of {', '.join(session.dynamics)})")
 
 
-def _label_shift(session: ModelSession, heard: list[Note], played: list[Note], times: np.ndarray) -> np.ndarray:
-    """(T, latent_dim): per frame, the symbol latent of the note as played minus that of the note as heard.
-    A note's shift holds until the next note starts (its release keeps the new timbre), the first note's
-    from the start, each faded in over CROSSFADE_SECONDS."""
+def _label_shift(heard: list[Note], heard_z: np.ndarray, played_z: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """(T, latent_dim): per frame, the symbol latent of the note as played (``played_z``) minus that of the
+    note as heard (``heard_z``). A note's shift holds until the next note starts (its release keeps the new
+    timbre), the first note's from the start, each faded in over CROSSFADE_SECONDS."""
     starts = np.array([n.start for n in heard])
-    diffs = (session.label_latents([(n.midi, n.dynamics, n.instrument) for n in played])
-             - session.label_latents([(n.midi, n.dynamics, n.instrument) for n in heard]))
+    diffs = played_z - heard_z
     current = np.clip(np.searchsorted(starts, times, side="right") - 1, 0, len(heard) - 1)
     shift = diffs[current].astype(np.float64)
     previous = np.clip(current - 1, 0, len(heard) - 1)
@@ -177,12 +176,12 @@ def transfer(session: ModelSession, path: str | os.PathLike, instrument: str, dy
         return Transfer(audio, heard, played)
 
     sound = sound_path(session, path, cancel=cancel, progress=step(0.3, 0.4))
-    shifted = sound.latents + _label_shift(session, heard, played, sound.times)
+    heard_z = session.label_latents([(n.midi, n.dynamics, n.instrument) for n in heard])
+    played_z = session.label_latents([(n.midi, n.dynamics, n.instrument) for n in played])
+    shifted = sound.latents + _label_shift(heard, heard_z, played_z, sound.times)
     if expression != 1.0:
         # Inside a note, the frame's distance from its label's latent (its vibrato, envelope, the room)
         # scaled: a full shift keeps so much of the source that the result can still sound like it.
-        heard_z = session.label_latents([(n.midi, n.dynamics, n.instrument) for n in heard])
-        played_z = session.label_latents([(n.midi, n.dynamics, n.instrument) for n in played])
         for k, n in enumerate(heard):
             inside = (sound.times >= n.start + CROSSFADE_SECONDS) & (sound.times < n.end)
             shifted[inside] = played_z[k] + expression * (sound.latents[inside] - heard_z[k])
@@ -231,16 +230,18 @@ def nsgt_round_trip(audio: np.ndarray, session: "ModelSession") -> np.ndarray:
 
 
 def reconstructions(session: "ModelSession", path: str | os.PathLike, settings: Optional[RenderSettings] = None,
-                    progress: ProgressFn = no_progress, cancel: Optional[CancelFn] = None) -> list[Version]:
+                    progress: ProgressFn = no_progress, cancel: Optional[CancelFn] = None,
+                    sound: Optional[SoundPath] = None) -> list[Version]:
     """The original, its NSGT round trip and the model's reconstruction (every frame encoded, decoded and
-    its phase rebuilt, as a render does), each with its spectral convergence (seed paper 000's A/B)."""
+    its phase rebuilt, as a render does), each with its spectral convergence (seed paper 000's A/B).
+    ``sound``: the file's sound_path when the caller has it already (it is not encoded again)."""
     original = load_audio(Path(path), session.spectral.sample_rate)
     if original.size == 0:
         raise GlissandoError(f"{path}: the audio file is empty")
     progress(0, 4, "analysing")
     round_trip = nsgt_round_trip(original, session)
     check_cancel(cancel)
-    sound = sound_path(session, path, cancel=cancel)
+    sound = sound or sound_path(session, path, cancel=cancel)
     progress(1, 4, "reconstructing")
     model = reconstruct_path(session, sound.at, len(original), settings or RenderSettings(), cancel=cancel,
                              progress=lambda i, n, msg: progress(1 + 2 * i // max(n, 1), 4, msg)).astype(np.float32)
