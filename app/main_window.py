@@ -69,12 +69,7 @@ class MainWindow(QMainWindow):
         self.sound_design = SoundDesignController(self.runner, self.live, self.settings, self)
         self.descriptors = DescriptorController(self.runner, self)
         self.sound_projection = SoundProjection(self.sound_design.latent_at, self)
-        # The model loads on a worker from here, while the widgets are built and the window shows: its
-        # result reaches this thread through the event loop, after the connections below are made.
         devices = available_devices()
-        device = self.settings.get("model/device")
-        self.sessions.open(model or self.settings.get("model/last") or None, device if device in devices else "auto",
-                           remember=model is not None)
         self.setWindowTitle("Glissando")
         self.setAcceptDrops(True)
         self._build_widgets(devices)
@@ -83,6 +78,12 @@ class MainWindow(QMainWindow):
         self._connect_widgets()
         self._restore_layout()
         self._set_enabled(False)
+        # The model loads on a worker from here, while the window shows. Not earlier: with the load's worker
+        # running while the widgets were built, the app hung (GUI thread inside pyqtgraph's widget set-up,
+        # the worker inside label_view's numpy) in 2 of 3 full test runs; building the widgets takes 0.3 s.
+        device = self.settings.get("model/device")
+        self.sessions.open(model or self.settings.get("model/last") or None, device if device in devices else "auto",
+                           remember=model is not None)
         self._show_loading()
         self.live.report_state()
 

@@ -556,20 +556,36 @@ def transcribe(session: ModelSession, path: str | os.PathLike, settings: Optiona
     if post.silent:
         warn(f"{path}: the audio {'file is empty' if len(post.times) == 0 else 'is silent'}; no notes")
     if session.voices > 1:
-        return chord_notes(session, post, settings), post
+        return _mixture_notes(session, post, settings), post
     return posteriors_to_notes(session, post, settings), post
+
+
+def _mixture_notes(session: ModelSession, post: Posteriors, settings: TranscribeSettings) -> list[Note]:
+    """A mixture model's notes: the lowest voice read as a single-note model's notes are (its onsets from the
+    harmonic bands, repeated notes, one instrument per phrase), the voices above it from the slots (chord_notes);
+    a note of the upper slots that the lowest voice already holds (same pitch, overlapping by half) is one
+    note, not two. A melody alone keeps the slots above it silent and reads as the single-note path does."""
+    lowest = posteriors_to_notes(session, post, settings)
+    upper = chord_notes(session, post, settings, first_slot=1)
+
+    def held_below(n: Note) -> bool:
+        return any(m.midi == n.midi and min(m.end, n.end) - max(m.start, n.start) >= 0.5 * n.duration for m in lowest)
+
+    return sorted(lowest + [n for n in upper if not held_below(n)], key=lambda n: (n.start, n.midi))
 
 
 def _voice_probs(post: Posteriors, voices: int) -> list[dict]:
     return [{f: post.probs[f if k == 0 else f"{f}@{k}"] for f in FAMILIES} for k in range(voices)]
 
 
-def chord_notes(session: ModelSession, post: Posteriors, settings: Optional[TranscribeSettings] = None) -> list[Note]:
+def chord_notes(session: ModelSession, post: Posteriors, settings: Optional[TranscribeSettings] = None,
+                first_slot: int = 0) -> list[Note]:
     """Overlapping notes from a mixture model's voice slots: in every sounding frame, each slot that is not
     silent names a pitch, an instrument and a dynamic; a note is a run of frames in which some slot names its
     pitch (smoothed over CHORD_SMOOTH frames, rests shorter than a note's minimum bridged), its instrument
     and dynamics the ones its frames name most, weighted by their probabilities. The slots are ordered by
-    pitch, so one note may move from slot to slot as others start and stop: runs are followed by pitch."""
+    pitch, so one note may move from slot to slot as others start and stop: runs are followed by pitch.
+    ``first_slot``: the slots below it are left out (read another way by the caller)."""
     from scipy.ndimage import median_filter
 
     if settings is None:
@@ -582,7 +598,7 @@ def chord_notes(session: ModelSession, post: Posteriors, settings: Optional[Tran
     low, high = 12, 120
     present = np.zeros((len(post.times), high - low), dtype=bool)
     evidence: dict[int, list] = {}  # midi -> [(frame, instrument probs, dynamics probs, confidence)]
-    for slot in _voice_probs(post, session.voices):
+    for slot in _voice_probs(post, session.voices)[first_slot:]:
         pc = slot["pitch_class"].argmax(1)
         octave = slot["octave"].argmax(1)
         for t in np.flatnonzero(sounding):
