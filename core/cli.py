@@ -232,21 +232,18 @@ def cmd_evaluate(args) -> int:
 
     loaded = load_model(args.model)
     dataset = load_training_data(args.data)
+    if args.source and args.source not in dataset.collections():
+        raise GlissandoError(f"{dataset.path}: no notes from {args.source} "
+                             f"(it holds {', '.join(dataset.collections())})")
     if args.mixtures:
         from .training.evaluate import format_mixtures, mixture_accuracy
 
-        if args.source and args.source not in dataset.collections():
-            raise GlissandoError(f"{dataset.path}: no notes from {args.source} "
-                                 f"(it holds {', '.join(dataset.collections())})")
         mix = mixture_accuracy(loaded, dataset, collections=[args.source] if args.source else None)
         result = {"model": str(loaded.path), "data": str(dataset.path), "source": args.source, "mixtures": mix}
         print(format_mixtures(mix))
     elif args.notes:
         from .training.evaluate import note_accuracy
 
-        if args.source and args.source not in dataset.collections():
-            raise GlissandoError(f"{dataset.path}: no notes from {args.source} "
-                                 f"(it holds {', '.join(dataset.collections())})")
         acc = note_accuracy(loaded, dataset, collections=[args.source] if args.source else None)
         result = {"model": str(loaded.path), "data": str(dataset.path), "source": args.source, "note_accuracy": acc}
         from_source = f" from {args.source}" if args.source else ""

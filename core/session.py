@@ -9,12 +9,11 @@ from typing import Callable, Iterator, Optional
 import numpy as np
 import torch
 
-from .data.labels import FAMILIES, INSTRUMENTS, SILENT, midi_to_labels
+from .data.labels import FAMILIES, SILENT, midi_to_labels
 from .device import pick_device
 from .jobs import GlissandoError
-from .models.modelfile import LoadedModel, load_model
+from .models.modelfile import LoadedModel, ModelFacts, load_model
 from .models.vae import CrossModalVAE
-from .units import note_name
 from .views import LatentView, pca_view
 
 BATCH = 8192
@@ -74,6 +73,7 @@ class ModelSession:
         # Facts kept beside the network, so that they outlive close().
         self._path = self.loaded.path
         self._instrument_ranges = dict(self.loaded.instrument_ranges)
+        self._facts = ModelFacts(self._path, self.vocabulary, self._instrument_ranges)
         self._missing_instruments = list(self.loaded.missing_instruments)
         self._projection = self.loaded.projection
         # The navigator's views: the file's PCA at once, others added by whoever computes them (views.py).
@@ -193,21 +193,11 @@ class ModelSession:
         return self._missing_instruments
 
     def instrument_range(self, instrument: str) -> tuple[int, int]:
-        lo, hi = self._instrument_ranges.get(instrument, (21, 108))
-        return int(lo), int(hi)
+        return self._facts.instrument_range(instrument)
 
     def check_note(self, midi: int, dynamics: str, instrument: str) -> None:
-        if instrument not in self.instruments:
-            why = "was trained without" if instrument in INSTRUMENTS else "does not know the instrument"
-            raise GlissandoError(f"{self.path}: the model {why} {instrument!r} "
-                                 f"(it knows {', '.join(self.instruments)})")
-        if dynamics not in self.dynamics:
-            raise GlissandoError(f"{self.path}: the model does not know the dynamic {dynamics!r} "
-                                 f"(it knows {', '.join(self.dynamics)})")
-        lo, hi = self.instrument_range(instrument)
-        if not lo <= midi <= hi:
-            raise GlissandoError(f"{note_name(midi)} is outside the {instrument}'s trained range "
-                                 f"{note_name(lo)}-{note_name(hi)} in {self.path}")
+        """The refusals the command line gives from the file's header alone (ModelFacts), word for word."""
+        self._facts.check_note(midi, dynamics, instrument)
 
     # -- the four translations -----------------------------------------------------------------
     # Each public method that runs the network counts itself in progress (_in_use), reports to the

@@ -158,10 +158,14 @@ class ModelFacts:
     the same answers as a loaded ``ModelSession``'s ``instruments``, ``dynamics``, ``instrument_range``
     and ``check_note``, for checking a command's input before the model is loaded."""
 
-    def __init__(self, path: Path, meta: dict):
+    def __init__(self, path: Path, vocabulary: dict[str, list[str]], instrument_ranges: dict):
         self.path = path
-        self.vocabulary: dict[str, list[str]] = meta["config"]["vocabulary"]
-        self.instrument_ranges: dict[str, list[int]] = meta.get("info", {}).get("instrument_ranges", {})
+        self.vocabulary = vocabulary
+        self.instrument_ranges = instrument_ranges
+
+    @classmethod
+    def from_header(cls, path: Path, meta: dict) -> "ModelFacts":
+        return cls(path, meta["config"]["vocabulary"], meta.get("info", {}).get("instrument_ranges", {}))
 
     @property
     def instruments(self) -> list[str]:
@@ -176,7 +180,7 @@ class ModelFacts:
         return int(lo), int(hi)
 
     def check_note(self, midi: int, dynamics: str, instrument: str) -> None:
-        """ModelSession.check_note's refusals, word for word."""
+        """A note this model cannot play, refused with the reason (a session's own check_note is this one)."""
         if instrument not in self.instruments:
             why = "was trained without" if instrument in INSTRUMENTS else "does not know the instrument"
             raise GlissandoError(f"{self.path}: the model {why} {instrument!r} "
@@ -194,7 +198,7 @@ def read_facts(path: str | os.PathLike | None = None) -> ModelFacts:
     """The header's facts of the model at ``path`` (a file or its folder; None: the shipped default),
     checked as far as ``read_header`` goes, without importing torch."""
     resolved = resolve_model_path(path) if path is not None else default_model_path()
-    return ModelFacts(resolved, read_header(resolved))
+    return ModelFacts.from_header(resolved, read_header(resolved))
 
 
 # Bounds of the model settings a file may hold (each int setting not named here: 1-65536): a damaged
