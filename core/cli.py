@@ -285,17 +285,23 @@ def _render_settings(args):
 
 
 def _render_and_write(args, session, notes) -> None:
-    from .render import render_notes, write_wav
+    from .render import render_notes
 
     bar = _Bar("block")
     try:
         audio = render_notes(session, notes, _render_settings(args), progress=bar)
     finally:
         bar.close()
-    peak_db = None if args.no_normalize else args.peak_db
-    path = write_wav(args.output, audio, session.spectral.sample_rate, args.rate, args.bits, force=args.force,
-                     peak_db=peak_db)
+    path = _write_wav(args, audio, session.spectral.sample_rate)
     print(f"{path}: {len(audio) / session.spectral.sample_rate:.2f} s written")
+
+
+def _write_wav(args, audio, sample_rate: int) -> Path:
+    """``audio`` to the WAV the options of _wav_out_options name, at their rate, depth and level."""
+    from .render import write_wav
+
+    return write_wav(args.output, audio, sample_rate, args.rate, args.bits, force=args.force,
+                     peak_db=None if args.no_normalize else args.peak_db)
 
 
 MAX_CHORD_NOTES = 8  # notes sounding at once in one --notes chord: each is a voice rendered on its own
@@ -519,7 +525,6 @@ def cmd_transfer(args) -> int:
     facts = _model_facts(args)
     if args.to not in facts.instruments:  # transfer.check_target's question, asked of the header before torch
         raise GlissandoError(f"--to {args.to}: the model knows {', '.join(facts.instruments)}")
-    from .render import write_wav
     from .transfer import check_target, transfer
 
     session = _session(args)
@@ -534,9 +539,7 @@ def cmd_transfer(args) -> int:
                           progress=bar, warn=warn)
     finally:
         bar.close()
-    peak_db = None if args.no_normalize else args.peak_db
-    path = write_wav(args.output, result.audio, session.spectral.sample_rate, args.rate, args.bits, force=args.force,
-                     peak_db=peak_db)
+    path = _write_wav(args, result.audio, session.spectral.sample_rate)
     heard = sorted({n.instrument.replace("_", " ") for n in result.heard})
     print(f"{path}: {len(result.played)} notes heard as {', '.join(heard)}, played by {args.to.replace('_', ' ')} "
           f"({len(result.audio) / session.spectral.sample_rate:.2f} s)")
@@ -657,14 +660,22 @@ def _add_evaluation(sub) -> None:
 
 
 def _audio_out_options(parser) -> None:
+    """The options of the verbs that render notes to a WAV (synth, render-midi)."""
     from .interpolation import MODES
 
-    parser.add_argument("--model", help="model file or folder (default: the shipped model)")
-    parser.add_argument("--device", choices=DEVICES, default="auto")
     parser.add_argument("--interp", choices=MODES, default=DEFAULT_INTERPOLATION,
                         help="how the latent path moves between targets")
     parser.add_argument("--phase", choices=PHASE_METHODS, default=PHASE_METHODS[0],
                         help="phase reconstruction: fast (default) or the paper's Griffin-Lim, 30 iterations")
+    parser.add_argument("--instrument", type=_instrument_name,
+                        help="instrument to play, written with a space or an underscore (render-midi: for every track)")
+    _wav_out_options(parser)
+
+
+def _wav_out_options(parser) -> None:
+    """The model and the WAV file of every verb that writes audio: rate, depth, level, path."""
+    parser.add_argument("--model", help="model file or folder (default: the shipped model)")
+    parser.add_argument("--device", choices=DEVICES, default="auto")
     parser.add_argument("--rate", type=int, choices=OUTPUT_RATES, default=OUTPUT_RATES[0],
                         help="output sample rate, Hz (default %(default)s)")
     parser.add_argument("--bits", choices=BIT_DEPTHS, default="16")
@@ -674,8 +685,6 @@ def _audio_out_options(parser) -> None:
                        help="normalize the file to this peak level, dBFS (default %(default)s)")
     level.add_argument("--no-normalize", action="store_true",
                        help="keep the model's own level, so that separate renders keep their relative loudness")
-    parser.add_argument("--instrument", type=_instrument_name,
-                        help="instrument to play, written with a space or an underscore (render-midi: for every track)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="the WAV file to write")
     parser.add_argument("--force", action="store_true", help="replace an existing output file")
 
@@ -735,17 +744,7 @@ def _add_transfer(sub) -> None:
     tf.add_argument("--expression", type=_number(float, 0, 1, "a number from 0 to 1"), default=0.5,
                     help="with shift: how much of the source's vibrato, envelope and room is kept inside notes, "
                          "0 to 1 (default %(default)s)")
-    tf.add_argument("--model", help="model file or folder (default: the shipped model)")
-    tf.add_argument("--device", choices=DEVICES, default="auto")
-    tf.add_argument("--rate", type=int, choices=OUTPUT_RATES, default=OUTPUT_RATES[0],
-                    help="output sample rate, Hz (default %(default)s)")
-    tf.add_argument("--bits", choices=BIT_DEPTHS, default="16")
-    level = tf.add_mutually_exclusive_group()
-    level.add_argument("--peak-db", type=_number(float, -60, 0, "a peak level in dBFS from -60 to 0"), default=-1.0,
-                       help="normalize the file to this peak level, dBFS (default %(default)s)")
-    level.add_argument("--no-normalize", action="store_true", help="keep the model's own level")
-    tf.add_argument("-o", "--output", type=Path, required=True, help="the WAV file to write")
-    tf.add_argument("--force", action="store_true", help="replace an existing output file")
+    _wav_out_options(tf)
     tf.set_defaults(func=cmd_transfer)
 
 

@@ -67,9 +67,7 @@ def sound_path(session: ModelSession, path: str | os.PathLike, frame_step: Optio
     from .spectral.torch_nsgt import TorchNSGT
 
     step = frame_step or TranscribeSettings().frame_step
-    audio = load_audio(Path(path), session.spectral.sample_rate)
-    if audio.size == 0:
-        raise GlissandoError(f"{path}: the audio file is empty")
+    audio = load_audio(Path(path), session.spectral.sample_rate)  # an empty file is refused there (EmptyAudio)
     check_cancel(cancel)
     transform = NSGTransform.for_length(session.spectral.block, session.spectral)
     frames, times = _block_frames(audio, transform, TorchNSGT.for_transform(transform), step,
@@ -236,8 +234,6 @@ def reconstructions(session: "ModelSession", path: str | os.PathLike, settings: 
     its phase rebuilt, as a render does), each with its spectral convergence (seed paper 000's A/B).
     ``sound``: the file's sound_path when the caller has it already (it is not encoded again)."""
     original = load_audio(Path(path), session.spectral.sample_rate)
-    if original.size == 0:
-        raise GlissandoError(f"{path}: the audio file is empty")
     progress(0, 4, "analysing")
     round_trip = nsgt_round_trip(original, session)
     check_cancel(cancel)
