@@ -5,7 +5,8 @@ The engine's come first: once PySide6 is imported, its import hook reads the sou
 imported after it (to see whether it uses PySide's __feature__ switches), which made torch's import of
 about 900 modules 0.2 s slower. (Importing the two sides on two threads gained nothing measurable: both
 are interpreter-bound.) The model then loads on a worker behind the window (bench/launch.py measures
-the whole).
+the whole). What the window does not need to show is left out: scipy.fft (the render's transforms, a
+tenth of a launch) is imported on a worker after the model is in (controllers/sessions.py).
 
 The garbage collector waits until the first model is in: a launch allocates millions of objects that
 all live as long as the app (modules, widgets, the network), and each full collection walked them all
@@ -46,10 +47,16 @@ def open_window(model: Optional[str] = None) -> tuple["QApplication", "MainWindo
 
 
 def _import_engine() -> None:
-    """What main_window imports that needs torch: called before PySide6 is imported (see the module's docstring)."""
+    """What main_window imports that needs torch, and what a model's load imports (its worker then imports
+    nothing while the GUI thread builds the window): called before PySide6 is imported (see the module's
+    docstring)."""
+    import safetensors.torch  # noqa: F401
+    import torch.utils._device  # noqa: F401  -- imported by the first `with torch.device(...)`, in load_model
+
     import glissando.core.render  # noqa: F401
     import glissando.core.session  # noqa: F401
     import glissando.core.transcribe  # noqa: F401
+    import glissando.core.views  # noqa: F401
 
 
 def _open_window(model: Optional[str]) -> tuple["QApplication", "MainWindow"]:

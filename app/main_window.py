@@ -86,6 +86,9 @@ class MainWindow(QMainWindow):
                            remember=model is not None)
         self._show_loading()
         self.live.report_state()
+        # The MIDI ports are listed once the window shows, while the model loads (probing ALSA took 35 ms);
+        # the picker's Refresh lists them again.
+        QTimer.singleShot(0, self, self.live.list_ports)
 
     # == layout ========================================================================================
     def _build_widgets(self, devices: list[str]) -> None:
@@ -208,6 +211,11 @@ class MainWindow(QMainWindow):
         self.descriptor_tools.mapToggled.connect(self.descriptors.set_map)
         self.descriptor_tools.moveRequested.connect(nav.step)
         self.picker.picked.connect(nav.pick)
+        self.picker.chordAddRequested.connect(nav.add_to_chord)
+        self.picker.chordRemoveRequested.connect(nav.remove_from_chord)
+        self.picker.chordClearRequested.connect(nav.clear_chord)
+        self.picker.chordPlayRequested.connect(nav.play_chord)
+        nav.chordChanged.connect(self.picker.show_chord)
         self.picker.addKeyframe.connect(traj.add_label)
         self.picker.instrumentChanged.connect(self.live.set_instrument)
         self.editor.addCursorRequested.connect(lambda: traj.add_latent(nav.cursor_latent))
@@ -292,7 +300,6 @@ class MainWindow(QMainWindow):
         self.live.set_instrument(self.picker.current()[2])
         if self.live.session is None:
             self.live.start_for(session)  # on a worker: the window is usable while audio starts
-        self.live.list_ports()
         self.trajectory.set_session(session)
         self.navigation.set_session(session, self.picker.current() if self.picker.in_range() else None)
         self.sessionReady.emit()

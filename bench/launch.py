@@ -1,7 +1,9 @@
 """Launch time: from starting the process to a usable window with the default model loaded and the
 navigator drawn, against a reference measured in the same run: a bare torch + Qt process that shows
 an empty window (the floor any app on this stack pays). The app starts as `glissando gui` does
-(app.main.open_window); window_s is when its window first reached the event loop, shown.
+(app.main.open_window); window_s is when its window first reached the event loop, shown. Each process
+also reports its main (GUI) thread's CPU seconds at READY: on a machine busy with other work, where wall
+times spread widely, they show which side's own work changed.
 
     xvfb-run -a .venv/bin/python bench/launch.py [--runs 5]
 
@@ -25,7 +27,8 @@ from PySide6.QtCore import QTimer
 QTimer.singleShot(0, lambda: print("SHOWN", flush=True))
 def ready():
     window.navigator.view.grabFramebuffer()  # the 3-D view has really drawn
-    print("READY", flush=True)
+    import time
+    print("READY", time.thread_time(), flush=True)
     window.close()
     app.quit()
 window.sessionReady.connect(lambda: QTimer.singleShot(0, ready))
@@ -41,14 +44,15 @@ app = QApplication(sys.argv[:1])
 window = QMainWindow()
 window.show()
 def ready():
-    print("READY", flush=True)
+    import time
+    print("READY", time.thread_time(), flush=True)
     app.quit()
 QTimer.singleShot(0, ready)
 app.exec()
 """
 
 
-def time_to_ready(code: str, env: dict, shown: Optional[list] = None) -> float:
+def time_to_ready(code: str, env: dict, shown: Optional[list] = None, cpu: Optional[list] = None) -> float:
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             env=env)
@@ -58,6 +62,8 @@ def time_to_ready(code: str, env: dict, shown: Optional[list] = None) -> float:
             shown.append(time.perf_counter() - start)
         if line.startswith("READY"):
             elapsed = time.perf_counter() - start
+            if cpu is not None:
+                cpu.append(float(line.split()[1]))
             proc.wait(timeout=60)
             return elapsed
     raise RuntimeError(f"the process ended without a window (exit {proc.wait()})")
@@ -73,14 +79,17 @@ def main() -> None:
         # A fresh settings file: the launch a new user sees, without a remembered layout or model.
         env = dict(os.environ, GLISSANDO_SETTINGS=os.path.join(tmp, "settings.ini"), GLISSANDO_DATA_DIR=tmp)
         time_to_ready(APP, env)  # warm the OS file cache once, as a second launch would be
-        app, ref, shown = [], [], []
+        app, ref, shown, app_cpu, ref_cpu = [], [], [], [], []
         for _ in range(args.runs):
-            ref.append(time_to_ready(REFERENCE, env))
-            app.append(time_to_ready(APP, env, shown))
+            ref.append(time_to_ready(REFERENCE, env, cpu=ref_cpu))
+            app.append(time_to_ready(APP, env, shown, app_cpu))
     median, reference = statistics.median(app), statistics.median(ref)
     print("app runs (s):", " ".join(f"{t:.2f}" for t in app))
     print("window shown (s):", " ".join(f"{t:.2f}" for t in shown))
     print("reference runs (s):", " ".join(f"{t:.2f}" for t in ref))
+    print(f"main thread CPU at READY (s): app {statistics.median(app_cpu):.2f} "
+          f"reference {statistics.median(ref_cpu):.2f} "
+          f"ratio {statistics.median(app_cpu) / statistics.median(ref_cpu):.2f}")
     print(f"launch: median_s={median:.2f} reference_s={reference:.2f} ratio={median / reference:.2f} "
           f"window_s={statistics.median(shown):.2f} budget_s=4")
 

@@ -344,6 +344,35 @@ class ModelSession:
                 mu, logvar = self._net.encode_symbols(self._net.label_indices([labels]))
             return mu[0].cpu().numpy(), (0.5 * logvar[0]).exp().cpu().numpy()
 
+    def chord_distribution(self, notes: list[tuple[int, str, str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation of the symbol encoder's posterior for several notes at once, each
+        ``(midi, dynamics, instrument)``: a mixture model's label set with one note per voice slot, lowest
+        note first (the order the model was trained in, whatever order ``notes`` come in), the slots no note
+        fills silent. One note is :meth:`label_distribution`'s answer.
+
+        Refused with a GlissandoError: a chord of more notes than the model's voices (the limit named), and
+        a note the model cannot play (the note named, as :meth:`check_note` words it). Reported to the
+        torch hook as ``chord_distribution``.
+        """
+        notes = sorted(notes, key=lambda n: n[0])
+        if not notes:
+            raise GlissandoError("a chord needs at least one note")
+        if len(notes) > self.voices:
+            one = "one note at a time" if self.voices == 1 else f"at most {self.voices} notes at once"
+            raise GlissandoError(f"a chord of {len(notes)} notes is beyond the model {self.name}: it hears {one} "
+                                 f"(its voices: {self.voices})")
+        for midi, dynamics, instrument in notes:
+            self.check_note(midi, dynamics, instrument)
+        with self._in_use():
+            self._torch_call("chord_distribution")
+            chord = []
+            for midi, dynamics, instrument in notes:
+                pc, octave = midi_to_labels(midi)
+                chord.append({"pitch_class": pc, "octave": octave, "dynamics": dynamics, "instrument": instrument})
+            with torch.no_grad():
+                mu, logvar = self._net.encode_symbols(self._net.label_indices([chord]))
+            return mu[0].cpu().numpy(), (0.5 * logvar[0]).exp().cpu().numpy()
+
     # The unguarded forward passes, for callers already inside _in_use.
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         a = np.asarray(array, dtype=np.float32)

@@ -1,7 +1,10 @@
-"""The cursor in latent space: where it is, what it decodes to, picked notes and the mod wheel.
+"""The cursor in latent space: where it is, what it decodes to, picked notes and chords, and the mod wheel.
 
 Moving the cursor is instant (a linear projection); decoding it (spectrum and label posteriors) runs
 on the decoder thread, throttled to what the eye follows, and the newest position always wins.
+
+A chord (or a duet) is held here, not in the Labels panel: the panel shows it and asks for changes, so the
+same held notes drive the window, scripts and tests.
 """
 from __future__ import annotations
 
@@ -11,11 +14,13 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from superqt.utils import QSignalThrottler
 
+from glissando.core.cli import MAX_CHORD_NOTES
 from glissando.core.descriptors import descriptor_step
 from glissando.core.errors import GlissandoError
 from glissando.core.midi import Note
 from glissando.core.render import render_notes
 from glissando.core.session import ModelSession
+from glissando.core.units import note_name
 
 from ..settings import Settings, render_settings
 from ..workers import CoreJob, JobRunner, LatestOnly
@@ -41,7 +46,10 @@ class NavigationController(QObject):
     viewChanged = Signal(object)  # the LatentView now shown
     cursorDecoded = Signal(object, object, object)  # (bin frequencies, magnitudes, {family: probabilities})
     targetShown = Signal(object)  # 3-D samples of a picked note's posterior
-    noteRendered = Signal(object)  # audio of a picked note
+    noteRendered = Signal(object)  # audio of a picked note or chord
+    # The held chord changed, or a change was refused: (held notes [(midi, dynamics, instrument)] lowest first,
+    # what the navigator shows for them or why a change was refused, whether that text is a refusal/warning)
+    chordChanged = Signal(object, str, bool)
     notice = Signal(str, bool)
 
     def __init__(self, runner: JobRunner, decoder: JobRunner, live: LiveAudioController, settings: Settings,
@@ -51,6 +59,7 @@ class NavigationController(QObject):
         self.session: Optional[ModelSession] = None
         self.cursor_latent: Optional[np.ndarray] = None
         self.mod_origin: Optional[np.ndarray] = None  # the last picked label set's latent
+        self.chord: list[tuple[int, str, str]] = []  # the held notes, lowest first (the voice slots' order)
         self._decode = LatestOnly(decoder, "Decoding the cursor", self._decoded, self._failed, self)
         self._throttle = QSignalThrottler(parent=self)
         self._throttle.setTimeout(DECODE_INTERVAL_MS)
@@ -74,6 +83,8 @@ class NavigationController(QObject):
     def set_session(self, session: Optional[ModelSession], start: Optional[tuple[int, str, str]] = None) -> None:
         """A new current model: the cursor starts on ``start``'s label set, or on silence."""
         self.session, self.cursor_latent, self.mod_origin = session, None, None
+        # The held notes stay through a change of model; what the navigator can show of them may not.
+        self.chordChanged.emit(list(self.chord), self.chord_caption(), self._beyond_voices())
         if session is None:
             return
         if start is None:
@@ -118,20 +129,117 @@ class NavigationController(QObject):
             self.notice.emit(str(exc), True)
             return
         self.live.release(glide=0.02)  # the picked note replaces whatever the cursor was holding
+        self.in_background(session.label_distribution, midi, dynamics, instrument,
+                           then=lambda d: self._place(session, d, seed=midi))
+        self._sound(session, [(midi, dynamics, instrument)], "Playing the note")
 
-        def placed(distribution) -> None:
-            mean, std = distribution
-            self.mod_origin = mean
-            rng = np.random.default_rng(midi)
-            samples = mean + std * rng.standard_normal((TARGET_SAMPLES, len(mean))).astype(np.float32)
-            self.targetShown.emit(session.project_3d(samples))
-            self.set_cursor(mean, play=False)
+    def _place(self, session: ModelSession, distribution, seed: int) -> None:
+        """The cursor on a label set's posterior mean, a cloud of its samples shown around it."""
+        if self.session is not session:  # placed for a model closed meanwhile
+            return
+        mean, std = distribution
+        self.mod_origin = mean
+        rng = np.random.default_rng(seed)
+        samples = mean + std * rng.standard_normal((TARGET_SAMPLES, len(mean))).astype(np.float32)
+        self.targetShown.emit(session.project_3d(samples))
+        self.set_cursor(mean, play=False)
 
-        self.in_background(session.label_distribution, midi, dynamics, instrument, then=placed)
-        note = Note(0.0, NOTE_SECONDS, midi, dynamics, instrument)
-        job = CoreJob(render_notes, session, [note], render_settings(self.settings), name="Playing the note",
-                      kind="note", session=session)
-        self.runner.start(job, on_success=self.noteRendered.emit, on_failure=self._failed)
+    def _sound(self, session: ModelSession, notes: list[tuple[int, str, str]], name: str) -> Optional[CoreJob]:
+        """Notes that start and end together, rendered on a worker as `synth --notes "C4+E4"` renders a chord:
+        overlapping notes go to separate voices, each reconstructed on its own, then mixed."""
+        timed = [Note(0.0, NOTE_SECONDS, midi, dynamics, instrument) for midi, dynamics, instrument in notes]
+        job = CoreJob(render_notes, session, timed, render_settings(self.settings), name=name, kind="note",
+                      session=session)
+        return self.runner.start(job, on_success=self.noteRendered.emit, on_failure=self._failed)
+
+    # -- chords ------------------------------------------------------------------------------------
+    def _beyond_voices(self) -> bool:
+        s = self.session
+        return s is not None and s.voices > 1 and len(self.chord) > s.voices
+
+    def chord_caption(self) -> str:
+        """What the navigator shows for the held notes with the current model, in a sentence."""
+        s, n = self.session, len(self.chord)
+        if s is None or n < 2:
+            return ""
+        if s.voices == 1:
+            # The lowest note rather than the mean of the notes' latents: a single-note model never saw a mix, and
+            # a blend of two notes' latents decodes to one note between them (the pitch grid's blends pass every
+            # semitone in order: C4 and G4 average to about an E), which no one asked for. The lowest note is
+            # also the first voice slot of a mixture model (slots lowest first), so the cursor goes where that
+            # model's reading of the chord starts.
+            return (f"This model hears one note at a time: the navigator shows the lowest note, "
+                    f"{note_name(self.chord[0][0])}. Play sounds all {n}.")
+        if n > s.voices:
+            return (f"{n} notes are beyond this model's {s.voices} voices: Play sounds them, but the navigator "
+                    f"cannot place a chord of more than {s.voices} notes.")
+        return f"The navigator shows the chord's own latent (this model hears up to {s.voices} notes at once)."
+
+    def _chord_changed(self) -> None:
+        self.chordChanged.emit(list(self.chord), self.chord_caption(), self._beyond_voices())
+
+    def _chord_refused(self, text: str) -> None:
+        self.chordChanged.emit(list(self.chord), text, True)
+        self.notice.emit(text, True)
+
+    def add_to_chord(self, midi: int, dynamics: str, instrument: str) -> bool:
+        """Hold one more note, each with its own dynamics and instrument. Refused, with the reason in the panel
+        and the banner: a chord of MAX_CHORD_NOTES already (the limit of `synth --notes`), a note the
+        instrument cannot play (the note named), the same note of the same instrument twice."""
+        session = self.session
+        if session is None:
+            return False
+        name = f"{note_name(midi)} {instrument.replace('_', ' ')}"
+        if len(self.chord) >= MAX_CHORD_NOTES:
+            self._chord_refused(f"A chord holds at most {MAX_CHORD_NOTES} notes: {name} was not added.")
+            return False
+        try:
+            session.check_note(midi, dynamics, instrument)
+        except GlissandoError as exc:
+            self._chord_refused(f"{name} was not added: {exc}")
+            return False
+        if any(m == midi and i == instrument for m, _, i in self.chord):
+            self._chord_refused(f"{name} is held already.")
+            return False
+        self.chord.append((midi, dynamics, instrument))
+        self.chord.sort(key=lambda n: n[0])  # lowest first, as the voice slots are, stable for a unison
+        self._chord_changed()
+        return True
+
+    def remove_from_chord(self, index: int) -> None:
+        if 0 <= index < len(self.chord):
+            del self.chord[index]
+            self._chord_changed()
+
+    def clear_chord(self) -> None:
+        self.chord = []
+        self._chord_changed()
+
+    def play_chord(self) -> Optional[CoreJob]:
+        """The held notes sound together, and the cursor goes to the mixture's latent: the symbol encoder's
+        posterior of the whole label set for a mixture model; the lowest note's for a single-note model
+        (chord_caption says why). A chord beyond a mixture model's voices sounds, but the cursor stays, and the
+        panel says why. Returns the render job (None if nothing sounds)."""
+        session, chord = self.session, list(self.chord)
+        if session is None or not chord:
+            return None
+        try:
+            for midi, dynamics, instrument in chord:
+                session.check_note(midi, dynamics, instrument)  # held under another model, perhaps
+        except GlissandoError as exc:
+            self._chord_refused(str(exc))
+            return None
+        self.live.release(glide=0.02)
+        seed = chord[0][0]
+        if session.voices == 1 or len(chord) == 1:
+            self.in_background(session.label_distribution, *chord[0], then=lambda d: self._place(session, d, seed))
+        elif len(chord) <= session.voices:
+            self.in_background(session.chord_distribution, chord, then=lambda d: self._place(session, d, seed))
+        else:
+            self._chord_refused(f"A chord of {len(chord)} notes is beyond this model's {session.voices} voices: "
+                                f"the navigator shows at most {session.voices} notes at once (the chord still "
+                                "sounds).")
+        return self._sound(session, chord, "Playing the chord")
 
     def step(self, move: str, size: float = DESCRIPTOR_STEP) -> None:
         """One step of the cursor along a descriptor's local gradient ("brighter", "softer", ... of

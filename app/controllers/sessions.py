@@ -3,13 +3,17 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from glissando.core.session import ModelSession
 from glissando.core.views import label_view
 
 from ..settings import Settings
 from ..workers import CoreJob, JobRunner
+
+# What the launch leaves out waits until this long after the first model is in: the window's first frames
+# with the model come first.
+DEFERRED_IMPORTS_MS = 500
 
 
 def _load(path: Optional[str], device: str) -> ModelSession:
@@ -21,6 +25,12 @@ def _load(path: Optional[str], device: str) -> ModelSession:
     session.add_view(label_view(session))
     session.use_view("labels")
     return session
+
+
+def _import_deferred() -> None:
+    """What the launch leaves out because the window does not need it to show (scipy.fft, for the render's
+    transforms): imported on a worker once the model is in, so that the first note does not wait for it."""
+    import scipy.fft  # noqa: F401
 
 
 class SessionsController(QObject):
@@ -36,6 +46,7 @@ class SessionsController(QObject):
         self.sessions: list[ModelSession] = []
         self.current: Optional[ModelSession] = None
         self.loading = 0
+        self.deferred_imported = False
 
     def titles(self) -> list[str]:
         """One line per open model; the same model opened twice is told apart by a number."""
@@ -57,6 +68,10 @@ class SessionsController(QObject):
                 self.settings.add_recent(str(session.path))
             self.sessionsChanged.emit()
             self.use(session)
+            if not self.deferred_imported:
+                self.deferred_imported = True
+                QTimer.singleShot(DEFERRED_IMPORTS_MS, self, lambda: self.runner.start(CoreJob(
+                    _import_deferred, name="Importing", kind="imports", with_callbacks=False)))
 
         def failed(text: str) -> None:
             self.notice.emit(text, True)

@@ -1,4 +1,5 @@
-"""A one-octave keyboard for picking a pitch class (C .. B), also played from the computer keyboard."""
+"""A one-octave keyboard for picking a pitch class (C .. B), also played from the computer keyboard.
+Shift-click (or Shift and a letter) adds the key to the held chord instead of replacing the note."""
 from __future__ import annotations
 
 from PySide6.QtCore import QRect, Qt, Signal
@@ -16,14 +17,16 @@ KEYBOARD = {Qt.Key.Key_A: 0, Qt.Key.Key_W: 1, Qt.Key.Key_S: 2, Qt.Key.Key_E: 3, 
 
 class PianoKeys(QWidget):
     pitchClassPicked = Signal(int)
+    pitchClassAdded = Signal(int)  # Shift-click: this key joins the chord, the notes held before stay
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.selected = 0
+        self.held: set[int] = set()  # pitch classes of the held chord in the octave shown, marked on the keys
         self.setMinimumSize(210, 80)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setToolTip("Click a key, or type A W S E D F T G Y H U J")
+        self.setToolTip("Click a key, or type A W S E D F T G Y H U J; with Shift, the key joins the chord")
 
     def key_rect(self, pitch_class: int) -> QRect:
         w = self.width() / 7
@@ -43,27 +46,39 @@ class PianoKeys(QWidget):
         self.update()
         self.pitchClassPicked.emit(pitch_class)
 
+    def add(self, pitch_class: int) -> None:
+        self.selected = pitch_class
+        self.update()
+        self.pitchClassAdded.emit(pitch_class)
+
+    def set_held(self, pitch_classes) -> None:
+        self.held = set(pitch_classes)
+        self.update()
+
     def mousePressEvent(self, ev):
-        self.pick(self.pitch_class_at(ev.position().x(), ev.position().y()))
+        pc = self.pitch_class_at(ev.position().x(), ev.position().y())
+        (self.add if ev.modifiers() & Qt.KeyboardModifier.ShiftModifier else self.pick)(pc)
 
     def keyPressEvent(self, ev):
         if ev.key() in KEYBOARD and not ev.isAutoRepeat():
-            self.pick(KEYBOARD[ev.key()])
+            shift = ev.modifiers() & Qt.KeyboardModifier.ShiftModifier
+            (self.add if shift else self.pick)(KEYBOARD[ev.key()])
         else:
             super().keyPressEvent(ev)
 
     def paintEvent(self, ev):
         p = QPainter(self)
         accent = QColor(255, 200, 60)
+        held = QColor(120, 200, 255)  # the chord's keys: the navigator's blue, apart from the picked key's amber
         for pc in WHITE:
             r = self.key_rect(pc)
-            p.setBrush(accent if pc == self.selected else QColor(245, 245, 240))
+            p.setBrush(accent if pc == self.selected else held if pc in self.held else QColor(245, 245, 240))
             p.setPen(QColor(60, 60, 60))
             p.drawRect(r)
             bottom_centre = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom
             p.drawText(r.adjusted(0, 0, 0, -4), bottom_centre, NOTE_NAMES[pc])
         for pc in BLACK:
             r = self.key_rect(pc)
-            p.setBrush(accent if pc == self.selected else QColor(30, 30, 30))
+            p.setBrush(accent if pc == self.selected else held if pc in self.held else QColor(30, 30, 30))
             p.drawRect(r)
         p.end()

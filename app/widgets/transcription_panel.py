@@ -1,10 +1,11 @@
-"""Transcription view: waveform, NSGT spectrogram with the transcribed notes, label posteriors, note list."""
+"""Transcription view: waveform, NSGT spectrogram with the transcribed notes (one colour per instrument, notes
+that overlap each their own box), label posteriors (per voice slot for a mixture model), note list."""
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFontMetrics
+from PySide6.QtGui import QColor, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .piano_roll import instrument_bars, instrument_colours
 from .spectrogram_view import SpectrogramView
 
 FAMILIES = {"pitch class": "pitch_class", "octave": "octave", "dynamics": "dynamics", "instrument": "instrument"}
@@ -53,12 +55,19 @@ class TranscriptionPanel(QWidget):
                         for fmt, label in (("mid", "MIDI"), ("json", "JSON"), ("csv", "CSV"))}
         self.family = QComboBox()
         self.family.addItems(list(FAMILIES))
+        # A mixture model names one label set per voice slot, lowest note first: which slot's posteriors to show.
+        self.voice_label = QLabel("of voice")
+        self.voice = QComboBox()
+        self.voice.setToolTip("A mixture model hears several notes at once, one label set per voice slot, the "
+                              "lowest note first")
         self.progress = QProgressBar()
         self.waveform = pg.PlotWidget(title="Waveform")
         self.waveform.setMaximumHeight(90)
         self.waveform.setMouseEnabled(y=False)
 
         self.spectrogram = SpectrogramView(title="NSGT spectrogram and transcribed notes")
+        self.spectrogram.addLegend(offset=(-10, 10))  # which colour is which instrument
+        self.note_items: dict = {}  # instrument -> its notes' boxes over the spectrogram
         self.posteriors = pg.PlotWidget(title="Frame posteriors")
         self.posteriors.setMinimumHeight(120)
         self.posterior_image = pg.ImageItem(axisOrder="row-major")
@@ -89,6 +98,8 @@ class TranscriptionPanel(QWidget):
         row.addWidget(self.cancel_button)
         row.addWidget(QLabel("Posteriors of"))
         row.addWidget(self.family)
+        row.addWidget(self.voice_label)
+        row.addWidget(self.voice)
         row.addStretch(1)
         for b in self.exports.values():
             row.addWidget(b)
@@ -115,9 +126,11 @@ class TranscriptionPanel(QWidget):
         for fmt, b in self.exports.items():
             b.clicked.connect(lambda _=False, f=fmt: self.exportRequested.emit(f))
         self.family.currentTextChanged.connect(lambda _: self._draw_posteriors())
+        self.voice.currentIndexChanged.connect(lambda _: self._draw_posteriors())
         self.posteriors.getViewBox().sigResized.connect(lambda _: self._posterior_ticks())
         self.table.itemSelectionChanged.connect(self._focus_note)
         self.notes, self.post, self.vocabulary = [], None, {}
+        self._show_voices(1)
         self.set_busy(False)
 
     def set_busy(self, busy: bool) -> None:
@@ -143,11 +156,16 @@ class TranscriptionPanel(QWidget):
         self.waveform.getAxis("left").setTicks([[(v, f"{v:.2g}") for v in ((-peak, peak) if peak else (0.0,))]])
         self.spectrogram.show_image(overview.db, 0.0, overview.duration, overview.frequencies,
                                     floor_db=float(overview.db.max()) - 80)
-        self.spectrogram.show_notes([n.start for n in notes], [n.end for n in notes], [n.midi for n in notes])
+        # Every note's box from the spectrogram view, a dark edge under each instrument's coloured box (below):
+        # where notes overlap (a chord, a duet) each keeps its own box on its own pitch row.
+        self.spectrogram.show_notes([n.start for n in notes], [n.end for n in notes], [n.midi for n in notes],
+                                    colour=(0, 0, 0, 0))
+        self._show_note_items(notes)
         if notes:  # frame the notes' register, with an octave of harmonics above
             self.spectrogram.setYRange(min(n.midi for n in notes) - 5, max(n.midi for n in notes) + 17, padding=0)
         self.table.setSortingEnabled(False)  # filling a sorted table moves rows under the loop
         self.table.setRowCount(len(notes))
+        colours = instrument_colours(n.instrument for n in notes)
         for r, n in enumerate(notes):
             d = n.to_dict()
             conf = min(n.confidence.get("pitch_class", 1.0), n.confidence.get("octave", 1.0))
@@ -156,9 +174,12 @@ class TranscriptionPanel(QWidget):
             for c, (text, key) in enumerate(cells):
                 item = _SortableItem(text, key)
                 item.setData(Qt.ItemDataRole.UserRole, r)  # the note's index, whatever the sorting
+                if c == 4:  # the instrument's colour in the plot, beside its name
+                    item.setData(Qt.ItemDataRole.DecorationRole, QColor(*colours[n.instrument]))
                 self.table.setItem(r, c, item)
         self.table.setSortingEnabled(True)
         self._fit_table()
+        self._show_voices(self.voices_in(post))
         self._draw_posteriors()
         self.set_busy(False)
 
@@ -170,11 +191,49 @@ class TranscriptionPanel(QWidget):
         scroll = self.table.verticalScrollBar().sizeHint().width()
         self.table.setMinimumWidth(header.length() + scroll + 2 * self.table.frameWidth() + 2)
 
+    def _show_note_items(self, notes) -> None:
+        legend = self.spectrogram.plotItem.legend
+        for item in self.note_items.values():
+            self.spectrogram.removeItem(item)
+        legend.clear()
+        # A light fill and a bold edge: the spectrogram's own colours stay readable inside each box.
+        self.note_items = instrument_bars(notes, alpha=70, pen_width=2.5)
+        for instrument, item in self.note_items.items():
+            self.spectrogram.addItem(item)
+            legend.addItem(item, instrument.replace("_", " "))
+
+    @staticmethod
+    def voices_in(post) -> int:
+        """Voice slots in a transcription's posteriors: core.transcribe keeps the lowest under the families'
+        names and voice k's under "family@k"."""
+        if post is None:
+            return 1
+        return 1 + max((int(key.split("@")[1]) for key in post.probs if "@" in key), default=0)
+
+    def _show_voices(self, voices: int) -> None:
+        """The voice selector, for a mixture model only: a single-note model's panel looks as it always did."""
+        keep = self.voice.currentIndex()
+        self.voice.blockSignals(True)
+        self.voice.clear()
+        self.voice.addItems([f"{k + 1}{' (lowest)' if k == 0 else ''}" for k in range(voices)])
+        self.voice.setCurrentIndex(keep if 0 <= keep < voices else 0)
+        self.voice.blockSignals(False)
+        self.voice.setVisible(voices > 1)
+        self.voice_label.setVisible(voices > 1)
+
+    def _posterior_key(self) -> str:
+        family = FAMILIES[self.family.currentText()]
+        k = max(self.voice.currentIndex(), 0)
+        return family if k == 0 else f"{family}@{k}"
+
     def _draw_posteriors(self) -> None:
         if self.post is None or not len(self.post.times):
             return
         family = FAMILIES[self.family.currentText()]
-        probs = self.post.probs[family].T  # (labels, frames)
+        voices = self.voices_in(self.post)
+        self.posteriors.setTitle("Frame posteriors" if voices == 1 else
+                                 f"Frame posteriors of voice {max(self.voice.currentIndex(), 0) + 1} of {voices}")
+        probs = self.post.probs[self._posterior_key()].T  # (labels, frames)
         names = self.vocabulary[family]
         t0, t1 = float(self.post.times[0]), float(self.post.times[-1])
         self.posterior_image.setImage(probs.astype(np.float32), levels=(0.0, 1.0))
@@ -194,7 +253,7 @@ class TranscriptionPanel(QWidget):
         row = self.posteriors.getViewBox().height() / max(len(names), 1)
         step = max(1, int(np.ceil(line / max(row, 1e-3))))
         picked: list[int] = []
-        for i in np.argsort(-self.post.probs[family].mean(0), kind="stable"):
+        for i in np.argsort(-self.post.probs[self._posterior_key()].mean(0), kind="stable"):
             if all(abs(int(i) - j) >= step for j in picked):
                 picked.append(int(i))
         named = [(i, names[i].replace("_", " ")) for i in sorted(picked)]

@@ -11,8 +11,11 @@ shards are joined into frames.npy when the import finishes, so finished data set
 """
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import shutil
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional
@@ -28,6 +31,10 @@ DATASET_FORMAT = 2  # 2: notes carry their collection and variation
 PARTIAL = ".partial"  # the shards of a data set being built
 # 512 notes of 24 frames of 410 bins: 10 MB of float16 held before a shard is written.
 SHARD_NOTES = 512
+# Data sets trained together (train --data A B) whose frames take more than this are joined in one
+# memory-mapped file rather than in memory, so that a corpus in several folders trains in bounded memory
+# as one folder does.
+JOIN_IN_MEMORY_BYTES = 256 << 20
 
 
 @dataclass
@@ -264,4 +271,27 @@ def combine_datasets(datasets: list[Dataset]) -> Dataset:
         notes += ds.notes
         frames.append(ds.frames)
         skipped += ds.skipped
-    return Dataset(first.path, first.spectral, notes, np.concatenate(frames), np.concatenate(frame_note), skipped)
+    return Dataset(first.path, first.spectral, notes, join_frames(frames), np.concatenate(frame_note), skipped)
+
+
+def join_frames(parts: list[np.ndarray], in_memory_bytes: int = JOIN_IN_MEMORY_BYTES) -> np.ndarray:
+    """The parts' rows one after another: in memory when small, else in a read-only memory-mapped file in
+    the cache folder (not /tmp, which may be memory itself), copied a block at a time and removed when
+    the process ends."""
+    rows, bins, dtype = sum(len(p) for p in parts), parts[0].shape[1], parts[0].dtype
+    if rows * bins * dtype.itemsize <= in_memory_bytes:
+        return np.concatenate(parts)
+    root = Path(os.environ.get("GLISSANDO_CACHE", Path.home() / ".cache" / "glissando"))
+    root.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="joined-", dir=root))
+    atexit.register(shutil.rmtree, folder, True)
+    joined = np.lib.format.open_memmap(folder / "frames.npy", mode="w+", dtype=dtype, shape=(rows, bins))
+    at = 0
+    for part in parts:
+        for start in range(0, len(part), SHARD_NOTES * 64):
+            block = part[start : start + SHARD_NOTES * 64]
+            joined[at : at + len(block)] = block
+            at += len(block)
+    joined.flush()
+    del joined
+    return np.load(folder / "frames.npy", mmap_mode="r", allow_pickle=False)

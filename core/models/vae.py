@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import Callable, Optional
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from ..data.labels import FAMILIES, SILENT
+from .noise import StepNoise
 
 ARCHITECTURES = ("paper", "conv")
 
@@ -90,8 +92,9 @@ class HarmonicConvEncoder(nn.Module):
             nn.Conv1d(c, c, 3, padding=12, dilation=12), nn.ReLU(),  # reaches a semitone's neighbours' harmonics
         )
         self.salience = nn.Conv1d(c, 4, 1)
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(4 * n_bins + 2 * c + n_bins, hidden), nn.ReLU(),
-                                  nn.Dropout(dropout), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, out_dim))
+        self.head = nn.Sequential(StepDropout(dropout), nn.Linear(4 * n_bins + 2 * c + n_bins, hidden), nn.ReLU(),
+                                  StepDropout(dropout), nn.Linear(hidden, hidden), nn.ReLU(),
+                                  nn.Linear(hidden, out_dim))
 
     def stack(self, x: torch.Tensor) -> torch.Tensor:
         """(B, n) -> (B, harmonics, n): row j holds x[k + shift_j]; beyond the frame, the frame's floor."""
@@ -110,6 +113,19 @@ class HarmonicConvEncoder(nn.Module):
         pooled = torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1)
         # The raw frame too: overall level (dynamics) and the exact spectral envelope (instrument).
         return self.head(torch.cat([self.salience(h).flatten(1), pooled, x], dim=1))
+
+
+class StepDropout(nn.Dropout):
+    """nn.Dropout whose mask, while the model trains a step with a StepNoise (``noise``, set by loss), comes
+    from that noise: the same mask for a frame whatever the number of training processes (noise.py)."""
+
+    noise: Optional[StepNoise] = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0 or self.noise is None:
+            return super().forward(x)
+        keep = self.noise.rand(x.shape[0], *x.shape[1:]) >= self.p
+        return x * keep / (1 - self.p)
 
 
 def gaussian_kl(mu_q, logvar_q, mu_p=None, logvar_p=None) -> torch.Tensor:
@@ -184,8 +200,8 @@ class CrossModalVAE(nn.Module):
         return list(self.symbol_decoder(z).split(self.sizes, dim=-1))
 
     @staticmethod
-    def sample(mu, logvar):
-        return mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+    def sample(mu, logvar, eps: Optional[torch.Tensor] = None):
+        return mu + (torch.randn_like(mu) if eps is None else eps.to(mu.dtype)) * (0.5 * logvar).exp()
 
     def symbol_nll(self, logits: list[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
         total = torch.zeros(labels.shape[0], device=labels.device)
@@ -195,12 +211,26 @@ class CrossModalVAE(nn.Module):
         return total
 
     # -- training objective --------------------------------------------------------------------
-    def loss(self, x: torch.Tensor, labels: torch.Tensor, beta: float) -> tuple[torch.Tensor, dict]:
+    def loss(self, x: torch.Tensor, labels: torch.Tensor, beta: float,
+             regularizer: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
+             noise: Optional[StepNoise] = None) -> tuple[torch.Tensor, dict]:
         """Negative ELBO of both VAEs plus the cross-modal terms, averaged over the batch.
-        Rows whose labels are all unknown (-1) train the signal VAE only."""
+        Rows whose labels are all unknown (-1) train the signal VAE only. ``regularizer``, given the
+        signal posterior means, adds its (weighted) term (training/perceptual.py). ``noise``: the step's
+        random numbers (dropout masks, both VAEs' sampling), else torch's global generator."""
         c = self.config
-        mu_x, lv_x = self.encode_signal(x)
-        z_x = self.sample(mu_x, lv_x)
+        dropouts = [m for m in self.modules() if isinstance(m, StepDropout)]
+        for m in dropouts:
+            m.noise = noise
+        try:
+            mu_x, lv_x = self.encode_signal(x)
+        finally:
+            for m in dropouts:
+                m.noise = None
+        # Drawn for every row whether labelled or not, in one order, so that every process draws alike.
+        eps_x = noise.randn(*mu_x.shape) if noise is not None else None
+        eps_y = noise.randn(*mu_x.shape) if noise is not None else None
+        z_x = self.sample(mu_x, lv_x, eps_x)
         rec_x = gaussian_nll(x, *self.decode_signal(z_x))
         kl_x = gaussian_kl(mu_x, lv_x)
         total = rec_x + beta * kl_x
@@ -209,7 +239,7 @@ class CrossModalVAE(nn.Module):
         if labeled.any():
             y = labels[labeled]
             mu_y, lv_y = self.encode_symbols(y)
-            z_y = self.sample(mu_y, lv_y)
+            z_y = self.sample(mu_y, lv_y, eps_y[labeled] if eps_y is not None else None)
             rec_y = self.symbol_nll(self.decode_symbols(z_y), y)
             kl_y = gaussian_kl(mu_y, lv_y)
             cross = gaussian_kl(mu_x[labeled], lv_x[labeled], mu_y, lv_y)
@@ -225,6 +255,10 @@ class CrossModalVAE(nn.Module):
             total[labeled] = total[labeled] + extra
             parts.update(rec_symbol=rec_y.mean().item(), kl_symbol=kl_y.mean().item(), cross_kl=cross.mean().item())
         loss = total.mean()
+        if regularizer is not None:
+            term = regularizer(mu_x)
+            loss = loss + term
+            parts["perceptual"] = term.item()
         parts["loss"] = loss.item()
         return loss, parts
 

@@ -9,7 +9,6 @@ every block at once on CPU or GPU. Results match nsgt to float precision (tests/
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft
 import torch
 
 from .nsgt_frames import NSGTransform
@@ -108,4 +107,8 @@ def _fft(x: torch.Tensor, kind: str, n: int | None = None) -> torch.Tensor:
     run side by side. On a GPU, or where gradients flow, torch's own stays."""
     if x.device.type != "cpu" or (x.requires_grad and torch.is_grad_enabled()):
         return getattr(torch.fft, kind)(x, n=n, dim=-1)
+    # Imported at the first transform, not with this module: scipy.fft's import (scipy.special parses its
+    # docstrings) is 0.25 s, a sixth of the desktop app's launch, which needs no transform to show its window.
+    import scipy.fft
+
     return torch.from_numpy(getattr(scipy.fft, kind)(x.detach().resolve_conj().numpy(), n=n, axis=-1))

@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from ..models.noise import StepNoise
+
 
 @dataclass
 class AugmentConfig:
@@ -30,12 +32,17 @@ class AugmentConfig:
 
 
 def augment_frames(frames: torch.Tensor, cfg: AugmentConfig, log_floor: float, bins_per_octave: int = 48,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
+                   noise: StepNoise | None = None) -> torch.Tensor:
+    """Random gain, tilt, EQ, detune and noise on a share of the frames; ``noise`` draws the numbers (training:
+    the step's, the same whatever the number of processes), else torch's global generator."""
     b, n = frames.shape
     dev = frames.device
 
-    def u(lo, hi, shape=(b, 1)):
-        return torch.rand(shape, generator=generator, device=dev) * (hi - lo) + lo
+    def rand(*shape: int) -> torch.Tensor:
+        return noise.rand(*shape) if noise is not None else torch.rand(shape, device=dev)
+
+    def u(lo, hi):
+        return rand(b, 1) * (hi - lo) + lo
 
     mag = (frames.exp() - log_floor).clamp(min=0)
     k = torch.arange(n, device=dev, dtype=frames.dtype).unsqueeze(0)
@@ -53,9 +60,10 @@ def augment_frames(frames: torch.Tensor, cfg: AugmentConfig, log_floor: float, b
     w = pos - lo
     mag = mag.gather(1, lo) * (1 - w) + mag.gather(1, hi) * w
     noise_amp = 10 ** (u(*cfg.noise_db) / 20)
-    mag = mag + noise_amp * torch.randn((b, n), generator=generator, device=dev).abs()
+    floor_noise = noise.randn(b, n) if noise is not None else torch.randn((b, n), device=dev)
+    mag = mag + noise_amp * floor_noise.abs()
     out = torch.log(mag + log_floor)
-    keep = torch.rand((b, 1), generator=generator, device=dev) >= cfg.probability
+    keep = rand(b, 1) >= cfg.probability
     return torch.where(keep, frames, out)
 
 
@@ -72,14 +80,18 @@ def label_values(vocabulary: dict, device=None) -> tuple[torch.Tensor, torch.Ten
 
 def transpose_frames(frames: torch.Tensor, labels: torch.Tensor, values: tuple[torch.Tensor, torch.Tensor],
                      cfg: AugmentConfig, bins_per_semitone: int, floor_value: float,
-                     generator: torch.Generator | None = None):
+                     noise: StepNoise | None = None):
     """Shift a random share of the frames by up to ``cfg.shift_semitones`` along the constant-Q axis and
     move their pitch labels with them. ``values``: from label_values. Rows whose new pitch has no
     class in the vocabulary, or that are silent or unlabelled, stay as they are."""
     b, n = frames.shape
     dev = frames.device
-    k = torch.randint(-cfg.shift_semitones, cfg.shift_semitones + 1, (b,), generator=generator, device=dev)
-    k = torch.where(torch.rand(b, generator=generator, device=dev) < cfg.shift_probability, k, torch.zeros_like(k))
+    if noise is not None:
+        k, chance = noise.randint(-cfg.shift_semitones, cfg.shift_semitones + 1, b), noise.rand(b)
+    else:
+        k = torch.randint(-cfg.shift_semitones, cfg.shift_semitones + 1, (b,), device=dev)
+        chance = torch.rand(b, device=dev)
+    k = torch.where(chance < cfg.shift_probability, k, torch.zeros_like(k))
     pc_values, octave_values = values
     # Every voice slot (4 label columns each, pitch class and octave first) moves with the frame; a row
     # moves only if each of its sounding notes still has a class after the move, and it has at least one.

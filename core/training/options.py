@@ -61,6 +61,9 @@ def add_training_options(parser) -> list[argparse.Action]:
             help="frame augmentation: random EQ and tilt (dB/octave) up to this (0-24, default 1.5)"),
         add("--dropout", type=number(float, 0, 0.95, "a number from 0 to 0.95"), default=0.2,
             help="dropout in the conv encoder's head (0-0.95, default 0.2)"),
+        add("--perceptual", type=number(float, 0, 100, "a weight from 0 to 100"), default=0.0,
+            help="weight of the perceptual term: latent distances follow timbre-descriptor distances "
+                 "(centroid, bandwidth, flatness, rolloff, loudness; seed paper 003); default 0: off"),
         add("--voices", type=number(int, 1, 3, "1 to 3"), default=1,
             help="notes the model hears at once: 1 (single notes, default), or 2-3 for mixtures and chords "
                  "(train on data made with make-dataset --mixtures)"),
@@ -108,7 +111,8 @@ def train_config(args):
     from .train import TrainConfig
 
     cfg = TrainConfig(epochs=args.epochs, seed=args.seed, batch_size=args.batch_size, augment=not args.no_augment,
-                      exclude_collections=list(getattr(args, "leave_out", None) or []))
+                      exclude_collections=list(getattr(args, "leave_out", None) or []),
+                      perceptual_weight=args.perceptual)
     cfg.augment_config["shift_probability"] = args.transpose
     cfg.augment_config["shift_semitones"] = args.transpose_semitones
     if args.eq_db is not None:

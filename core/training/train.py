@@ -4,6 +4,7 @@ torchrun starts: it takes the arguments of ``glissando train``."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import mmap
@@ -26,11 +27,13 @@ from ..device import pick_device
 from ..errors import one_line
 from ..jobs import CancelFn, Cancelled, GlissandoError, ProgressFn, atomic_write, check_cancel, no_progress
 from ..models.modelfile import MODEL_FILENAME, save_model
+from ..models.noise import StepNoise
 from ..models.vae import CrossModalVAE, ModelConfig
 from ..spectral import SpectralConfig
 from . import distributed
 from .arrays import SplitRows, split_rows, vocabulary_for
 from .augment import AugmentConfig, augment_frames, label_values, transpose_frames
+from .perceptual import descriptor_distance_loss, frame_descriptors
 
 CHECKPOINT_FILENAME = "checkpoint.pt"
 EpochFn = Callable[[int, dict], None]
@@ -55,6 +58,9 @@ class TrainConfig:
     exclude_collections: list = field(default_factory=list)
     augment: bool = True
     augment_config: dict = field(default_factory=lambda: AugmentConfig().to_dict())
+    # Weight of the perceptual term (training/perceptual.py: latent distances follow timbre-descriptor
+    # distances); 0 leaves it out, as in the paper.
+    perceptual_weight: float = 0.0
 
 
 def seed_everything(seed: int) -> None:
@@ -100,15 +106,33 @@ def frame_chunks(frames: np.ndarray, rows: np.ndarray, size: int = CHUNK) -> Ite
 def latent_projection(model: CrossModalVAE, x, y: torch.Tensor, max_points: int = 4000,
                       seed: int = 0) -> dict:
     """PCA (3 components) of the training posteriors' means, with a labelled sample of points for
-    the navigator's point cloud. ``x``: the frames, a tensor or an iterable of chunks of them."""
+    the navigator's point cloud. ``x``: the frames, a tensor or an iterable of chunks of them.
+
+    The means are summed into a 32 x 32 covariance as they come, not kept: holding every frame's latent
+    grew with the corpus (300 MB for 2.4 million frames, twice that for the decomposition)."""
     chunks = x.split(CHUNK) if isinstance(x, torch.Tensor) else x
-    mus = torch.cat([model.encode_signal(model.normalize(b))[0] for b in chunks]).cpu()
-    mean = mus.mean(0)
-    _, _, v = torch.linalg.svd(mus - mean, full_matrices=False)
-    components = v[:3]
     g = torch.Generator().manual_seed(seed)
-    pick = torch.randperm(len(mus), generator=g)[:max_points]
-    return {"mean": mean, "components": components, "points": ((mus[pick] - mean) @ components.T).half(),
+    pick = torch.randperm(len(y), generator=g)[:max_points]
+    order = torch.argsort(pick)
+    picked: list[torch.Tensor] = []
+    total, outer, count = None, None, 0
+    for b in chunks:
+        mu = model.encode_signal(model.normalize(b))[0].cpu().double()
+        total = mu.sum(0) if total is None else total + mu.sum(0)
+        outer = mu.T @ mu if outer is None else outer + mu.T @ mu
+        rows = pick[order]
+        inside = rows[(rows >= count) & (rows < count + len(mu))]
+        picked.append(mu[inside - count])
+        count += len(mu)
+    assert total is not None and outer is not None, "no frames to project"
+    mean = total / count
+    covariance = outer / count - torch.outer(mean, mean)
+    _, vectors = torch.linalg.eigh(covariance)  # ascending eigenvalues: the last three are the components
+    components = vectors[:, -3:].flip(1).T
+    points = torch.empty((len(pick), mean.numel()), dtype=torch.float64)
+    points[order] = torch.cat(picked)
+    return {"mean": mean.float(), "components": components.float(),
+            "points": ((points - mean) @ components.T).half(),
             "point_labels": y[pick][:, :len(FAMILIES)].to(torch.int16)}  # the lowest note's labels
 
 
@@ -302,6 +326,11 @@ class _Steps:
     here: distributed.World
     precision: str = "32"
 
+    @functools.cached_property
+    def frequencies(self) -> torch.Tensor:
+        """The frames' bin centres (Hz), for the perceptual term's descriptors."""
+        return torch.from_numpy(self.spectral.bin_frequencies(self.frames.shape[1])).float().to(self.dev)
+
     @classmethod
     def for_run(cls, train_cfg: TrainConfig, dataset: Dataset, arrays: SplitRows, vocab: dict, dev: torch.device,
                 here: distributed.World, precision: str = "32", workers: int = 0) -> "_Steps":
@@ -334,8 +363,13 @@ class _StepLoss(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, xb: torch.Tensor, yb: torch.Tensor, beta: float):
-        return self.model.loss(self.model.normalize(xb), yb, beta)
+    def forward(self, xb: torch.Tensor, yb: torch.Tensor, beta: float, noise: Optional[StepNoise] = None,
+                descriptors: Optional[torch.Tensor] = None, perceptual_weight: float = 0.0):
+        regularizer = None
+        if descriptors is not None:
+            def regularizer(mu: torch.Tensor) -> torch.Tensor:
+                return perceptual_weight * descriptor_distance_loss(mu, descriptors)
+        return self.model.loss(self.model.normalize(xb), yb, beta, regularizer, noise)
 
 
 def _train_epoch(step_loss: torch.nn.Module, optimizer, scaler, epoch: int, run: _Steps, progress: ProgressFn,
@@ -361,13 +395,15 @@ def _train_epoch(step_loss: torch.nn.Module, optimizer, scaler, epoch: int, run:
         lr = cfg.final_learning_rate + (cfg.learning_rate - cfg.final_learning_rate) * cosine
         for group in optimizer.param_groups:
             group["lr"] = lr
+        noise = StepNoise(cfg.seed, global_step, run.here.size, run.here.rank, dev)
         if cfg.augment:
             if run.aug_cfg.shift_probability > 0:
-                xb, yb = transpose_frames(xb, yb, run.values, run.aug_cfg, bins_per_semitone, floor_value)
-            xb = augment_frames(xb, run.aug_cfg, spectral.log_floor, spectral.bins_per_octave)
+                xb, yb = transpose_frames(xb, yb, run.values, run.aug_cfg, bins_per_semitone, floor_value, noise)
+            xb = augment_frames(xb, run.aug_cfg, spectral.log_floor, spectral.bins_per_octave, noise)
         beta = beta_at(epoch + step / run.steps_per_epoch, cfg.warmup_fraction * cfg.epochs, cfg.beta_max)
+        descriptors = frame_descriptors(xb, run.frequencies, spectral.log_floor) if cfg.perceptual_weight else None
         with _autocast(dev, run.precision):
-            loss, parts = step_loss(xb, yb, beta)
+            loss, parts = step_loss(xb, yb, beta, noise, descriptors, cfg.perceptual_weight)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
@@ -525,8 +561,6 @@ def train(
     model = _new_model(config, dataset.frames, arrays.train, dev, statistics=here.main and checkpoint is None)
     optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.learning_rate)
     state = _restore(model, optimizer, checkpoint) if checkpoint is not None else _RunState()
-    if not here.main:  # augmentation and dropout draw other numbers in every rank
-        torch.manual_seed(train_cfg.seed + 7919 * here.rank + state.epoch)
     step_loss: torch.nn.Module = _StepLoss(model)
     if here.distributed:
         # Rank 0's weights and buffers (its normalization statistics) go to every rank here, once: they do

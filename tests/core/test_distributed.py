@@ -47,6 +47,22 @@ def test_a_two_process_checkpoint_resumes_in_one_process(two_process_run, tiny_d
     assert load_model(two_process_run / "model.safetensors").info["training"]["processes"] == 1
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="two training processes need two cores")
+def test_one_process_trains_as_two_did_with_the_same_seed_and_global_batch(two_process_run, tiny_dataset, tmp_path):
+    """Every process draws the step's noise for the global batch (models/noise.py): the two runs see the same
+    augmentation, dropout and sampling noise, and differ only by the order of floating-point sums."""
+    from glissando.core.models.modelfile import load_model
+
+    assert _train(tiny_dataset.path, tmp_path, "--epochs", "2") == 0
+    one = load_model(tmp_path / "model.safetensors").info["training"]["history"]
+    two = load_model(two_process_run / "model.safetensors").info["training"]["history"][:2]  # (a test resumes it)
+    for a, b in zip(one, two):
+        for part in ("loss", "rec_signal", "rec_symbol", "cross_kl"):
+            assert a[part] == pytest.approx(b[part], rel=1e-3, abs=1e-3), (part, a, b)
+        for family, accuracy in a["validation_signal_to_symbol"].items():
+            assert accuracy == pytest.approx(b["validation_signal_to_symbol"][family], abs=0.01), family
+
+
 def test_rank_shards_are_distinct_and_together_make_the_single_process_batches(tiny_dataset):
     from glissando.core.training.arrays import split_rows, vocabulary_for
     from glissando.core.training.distributed import World
@@ -130,6 +146,44 @@ def test_training_reads_frames_a_batch_at_a_time_without_loading_them(tiny_datas
         x, y = copy.__getitems__(positions)  # released (madvise) after every read here: still the same frames
         assert torch.equal(x, torch.from_numpy(np.asarray(tiny_dataset.frames[rows[positions]], dtype=np.float32)))
         assert torch.equal(y, labels[positions])
+
+
+def test_data_sets_trained_together_join_in_a_memory_mapped_file_when_large(tiny_dataset, tmp_path, monkeypatch):
+    from glissando.core.data.store import combine_datasets, join_frames
+    from glissando.core.training.train import FrameSet
+
+    monkeypatch.setenv("GLISSANDO_CACHE", str(tmp_path / "cache"))
+    one = load_dataset(tiny_dataset.path)
+    small = combine_datasets([one, one])
+    assert not isinstance(small.frames, np.memmap)  # below the limit: in memory, as before
+    joined = join_frames([one.frames, one.frames[:7]], in_memory_bytes=0)
+    assert isinstance(joined, np.memmap) and str(tmp_path / "cache") in str(joined.filename)
+    assert np.array_equal(np.asarray(joined), np.concatenate([one.frames, one.frames[:7]]))
+    # Training reads it as it reads one folder: through the map, which travels to a worker by name.
+    rows = np.array([0, len(one.frames) + 3])
+    fs = pickle.loads(pickle.dumps(FrameSet(joined, rows, torch.zeros(2, 4))))
+    assert torch.equal(fs.__getitems__([0, 1])[0], torch.from_numpy(np.asarray(joined[rows], dtype=np.float32)))
+
+
+def test_the_navigator_projection_is_the_pca_of_all_training_latents_read_in_chunks():
+    from glissando.core.training.train import latent_projection
+
+    class Encoder:  # a linear "posterior mean" with one dominant direction per component
+        def normalize(self, b):
+            return b
+
+        def encode_signal(self, b):
+            return b[:, :8] * torch.tensor([5.0, 3.0, 2.0, 0.5, 0.4, 0.3, 0.2, 0.1]) + 1.0, None
+
+    x, y = torch.randn(5000, 12, generator=torch.Generator().manual_seed(1)), torch.randint(0, 5, (5000, 6))
+    whole = latent_projection(Encoder(), x, y, max_points=300)
+    chunked = latent_projection(Encoder(), iter(x.split(777)), y, max_points=300)
+    assert torch.allclose(whole["mean"], torch.ones(8), atol=0.2)
+    # The three components are the three strongest axes (up to sign), and the chunking changes nothing.
+    assert torch.allclose(whole["components"].abs(), torch.eye(8)[:3], atol=0.1)
+    for key in ("mean", "components", "points"):
+        assert torch.allclose(whole[key].float(), chunked[key].float(), atol=1e-3)
+    assert whole["points"].shape == (300, 3) and torch.equal(whole["point_labels"], chunked["point_labels"])
 
 
 def test_16_bit_mixed_precision_is_refused_on_the_cpu_before_any_work(tmp_path, capsys, tiny_dataset):
