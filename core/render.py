@@ -350,7 +350,9 @@ class _PathBlocks:
         starts = batch.tolist()
         magnitudes = dict(zip(starts, full))
         in_batch = set(starts)
-        waiting, block_jobs, audio = list(starts), {}, {}
+        waiting: list[int] = list(starts)
+        block_jobs: dict[Future, int] = {}
+        audio: dict[int, np.ndarray] = {}
 
         def loops_of(s: int) -> set[bytes]:
             return {key for _, _, key in self.held_of.get(s, ())}
