@@ -300,8 +300,7 @@ class ModelSession:
             if midi is None:
                 labels: dict[str, Optional[str]] = {f: SILENT for f in FAMILIES}
             else:
-                pc, octave = midi_to_labels(midi)
-                labels = {"pitch_class": pc, "octave": octave, "dynamics": dynamics, "instrument": instrument}
+                labels = _note_labels(midi, dynamics, instrument)
             # Encoded outside the lock (two threads may both encode a new label set; the first stored
             # wins, so every caller gets the same array).
             with torch.no_grad():
@@ -321,10 +320,7 @@ class ModelSession:
                 missing = sorted({key for key in label_sets if key not in self._label_cache})
             if missing:
                 self._torch_call("label_latent")
-                labels = []
-                for midi, dynamics, instrument in missing:
-                    pc, octave = midi_to_labels(midi)
-                    labels.append({"pitch_class": pc, "octave": octave, "dynamics": dynamics, "instrument": instrument})
+                labels = [_note_labels(*key) for key in missing]
                 with torch.no_grad():
                     encoded = self._net.encode_symbols(self._net.label_indices(labels))[0].cpu().numpy()
                 with self._cache_lock:
@@ -338,8 +334,7 @@ class ModelSession:
         """Mean and standard deviation of the symbol encoder's posterior for one label set."""
         with self._in_use():
             self._torch_call("label_distribution")
-            pc, octave = midi_to_labels(midi)
-            labels = {"pitch_class": pc, "octave": octave, "dynamics": dynamics, "instrument": instrument}
+            labels = _note_labels(midi, dynamics, instrument)
             with torch.no_grad():
                 mu, logvar = self._net.encode_symbols(self._net.label_indices([labels]))
             return mu[0].cpu().numpy(), (0.5 * logvar[0]).exp().cpu().numpy()
@@ -365,10 +360,7 @@ class ModelSession:
             self.check_note(midi, dynamics, instrument)
         with self._in_use():
             self._torch_call("chord_distribution")
-            chord = []
-            for midi, dynamics, instrument in notes:
-                pc, octave = midi_to_labels(midi)
-                chord.append({"pitch_class": pc, "octave": octave, "dynamics": dynamics, "instrument": instrument})
+            chord = [_note_labels(*note) for note in notes]
             with torch.no_grad():
                 mu, logvar = self._net.encode_symbols(self._net.label_indices([chord]))
             return mu[0].cpu().numpy(), (0.5 * logvar[0]).exp().cpu().numpy()
@@ -429,3 +421,9 @@ class ModelSession:
             raise GlissandoError(f"the model {self.name} has no view {name!r} (it has {', '.join(self._views)})")
         self._view = self._views[name]
         return self._view
+
+
+def _note_labels(midi: int, dynamics: Optional[str], instrument: Optional[str]) -> dict[str, Optional[str]]:
+    """One sounding note's labels, family by family, as the symbol encoder takes them."""
+    pc, octave = midi_to_labels(midi)
+    return {"pitch_class": pc, "octave": octave, "dynamics": dynamics, "instrument": instrument}

@@ -43,6 +43,19 @@ def tiny_dataset(tmp_path_factory, timgm6mb):
     return importers.build_dataset(out, soundfont=timgm6mb, instruments=["flute", "trumpet"], silent_notes=6)
 
 
+def semitone_levels(audio, rate, start, end):
+    """dB of the strongest spectrum peak within a quarter tone of each MIDI note 36-96, against the loudest."""
+    seg = audio[int(start * rate): int(end * rate)]
+    spectrum = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
+    freqs = np.fft.rfftfreq(len(seg), 1 / rate)
+    levels = {}
+    for m in range(36, 97):
+        hz = 440 * 2 ** ((m - 69) / 12)
+        band = (freqs > hz * 2 ** (-1 / 24)) & (freqs < hz * 2 ** (1 / 24))
+        levels[m] = 20 * np.log10(spectrum[band].max() / spectrum.max())
+    return levels
+
+
 def write_wav(path: Path, audio: np.ndarray, rate: int = 22050) -> Path:
     import soundfile as sf
 

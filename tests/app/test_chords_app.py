@@ -22,6 +22,7 @@ from glissando.core.midi import Note
 from glissando.core.render import SAMPLE_RATE
 from glissando.core.session import ModelSession
 
+from ..conftest import semitone_levels
 from .conftest import FakeStream
 
 
@@ -99,19 +100,6 @@ def held_rows(picker) -> list[str]:
     from PySide6.QtWidgets import QLabel
 
     return [row.findChild(QLabel).text() for row in picker.chord_row_widgets]
-
-
-def semitone_levels(audio, rate, start, end):
-    """dB of the strongest spectrum peak within a quarter tone of each MIDI note 36-96, against the loudest."""
-    seg = audio[int(start * rate): int(end * rate)]
-    spectrum = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
-    freqs = np.fft.rfftfreq(len(seg), 1 / rate)
-    levels = {}
-    for m in range(36, 97):
-        hz = 440 * 2 ** ((m - 69) / 12)
-        band = (freqs > hz * 2 ** (-1 / 24)) & (freqs < hz * 2 ** (1 / 24))
-        levels[m] = 20 * np.log10(spectrum[band].max() / spectrum.max())
-    return levels
 
 
 # Each note with its own instrument and dynamics (a pp violin under an ff trumpet sounds 20 dB down: real, but

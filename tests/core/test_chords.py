@@ -1,11 +1,12 @@
 """Several notes at once from labels: chords and duets in --notes, rendered as separate voices."""
-import numpy as np
 import pytest
 import soundfile as sf
 
 from glissando.core.cli import main as cli
 from glissando.core.cli import parse_note_list
 from glissando.core.errors import GlissandoError
+
+from ..conftest import semitone_levels
 
 
 def test_chords_and_duets_parse_into_simultaneous_notes():
@@ -24,19 +25,6 @@ def test_chords_and_duets_parse_into_simultaneous_notes():
 def test_unreadable_chords_are_refused_with_the_reason(text, reason):
     with pytest.raises(GlissandoError, match=reason):
         parse_note_list(text)
-
-
-def semitone_levels(audio, rate, start, end):
-    """dB of the strongest spectrum peak within a quarter tone of each MIDI note 36-96, against the loudest."""
-    seg = audio[int(start * rate): int(end * rate)]
-    spectrum = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
-    freqs = np.fft.rfftfreq(len(seg), 1 / rate)
-    levels = {}
-    for m in range(36, 97):
-        hz = 440 * 2 ** ((m - 69) / 12)
-        band = (freqs > hz * 2 ** (-1 / 24)) & (freqs < hz * 2 ** (1 / 24))
-        levels[m] = 20 * np.log10(spectrum[band].max() / spectrum.max())
-    return levels
 
 
 def test_a_rendered_duet_sounds_both_notes(tmp_path):
