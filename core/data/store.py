@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import mmap
 import os
 import shutil
 import tempfile
@@ -272,6 +273,21 @@ def combine_datasets(datasets: list[Dataset]) -> Dataset:
         frames.append(ds.frames)
         skipped += ds.skipped
     return Dataset(first.path, first.spectral, notes, join_frames(frames), np.concatenate(frame_note), skipped)
+
+
+def read_rows(frames: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``frames[rows]`` as float32, and, for a memory-mapped store, the mapped pages given back.
+
+    Pages of a file map read in count in the process's resident memory until the kernel needs them, so a
+    pass over a corpus larger than memory (the normalization statistics, each epoch's validation, the
+    navigator's projection) would show the whole file as resident. Given back (madvise), they are read
+    again from the page cache when next needed.
+    """
+    chunk = np.asarray(frames[rows], dtype=np.float32)
+    mapped = getattr(frames, "_mmap", None)  # numpy keeps the mmap object of a memmap (and its views) here
+    if isinstance(mapped, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        mapped.madvise(mmap.MADV_DONTNEED)
+    return chunk
 
 
 def join_frames(parts: list[np.ndarray], in_memory_bytes: int = JOIN_IN_MEMORY_BYTES) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..data.labels import DYNAMICS, FAMILIES, OCTAVES, PITCH_CLASSES, SILENT
-from ..data.store import Dataset
+from ..data.store import Dataset, read_rows
 
 
 def vocabulary_for(dataset: Dataset) -> dict[str, list[str]]:
@@ -132,7 +132,7 @@ def split_arrays(dataset: Dataset, vocab: dict[str, list[str]], seed: int, test:
     r = split_rows(dataset, vocab, seed, test, validation, exclude_collections, test_groups, voices)
 
     def frames(rows: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.asarray(dataset.frames[rows], dtype=np.float32))
+        return torch.from_numpy(read_rows(dataset.frames, rows))
 
     return SplitArrays(frames(r.train), r.y_train, frames(r.validation), r.y_val, frames(r.test), r.y_test,
                        r.test_note, r.test_groups)

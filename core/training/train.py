@@ -22,7 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
 from ..data.labels import FAMILIES
-from ..data.store import Dataset, combine_datasets, load_dataset
+from ..data.store import Dataset, combine_datasets, load_dataset, read_rows
 from ..device import pick_device
 from ..errors import one_line
 from ..jobs import CancelFn, Cancelled, GlissandoError, ProgressFn, atomic_write, check_cancel, no_progress
@@ -99,7 +99,7 @@ def _autocast(dev: torch.device, precision: str):
 def frame_chunks(frames: np.ndarray, rows: np.ndarray, size: int = CHUNK) -> Iterator[torch.Tensor]:
     """The frames of ``rows`` as float32 tensors of ``size`` frames: a split read without holding it all."""
     for start in range(0, len(rows), size):
-        yield torch.from_numpy(np.asarray(frames[rows[start : start + size]], dtype=np.float32))
+        yield torch.from_numpy(read_rows(frames, rows[start : start + size]))
 
 
 @torch.no_grad()
@@ -220,9 +220,9 @@ def _new_model(config: ModelConfig, frames: np.ndarray, rows: np.ndarray, dev: t
     two passes; ``statistics`` False skips them, for ranks that receive rank 0's weights)."""
     model = CrossModalVAE(config)
     if statistics:
-        total = sum(float(c.double().sum()) for c in frame_chunks(frames, rows, 65536))
+        total = sum(float(c.sum(dtype=torch.float64)) for c in frame_chunks(frames, rows, 65536))
         mean = total / (len(rows) * frames.shape[1])
-        scale = max(float((c - mean).abs().max()) for c in frame_chunks(frames, rows, 65536))
+        scale = max(max(float(c.max()) - mean, mean - float(c.min())) for c in frame_chunks(frames, rows, 65536))
         model.norm_mean.fill_(mean)
         model.norm_scale.fill_(scale)
     return model.to(dev)

@@ -148,6 +148,37 @@ def test_training_reads_frames_a_batch_at_a_time_without_loading_them(tiny_datas
         assert torch.equal(y, labels[positions])
 
 
+def _mapped_resident_bytes(path) -> int:
+    """Resident bytes of this process's maps of ``path`` (Linux's /proc/self/smaps)."""
+    total, inside = 0, False
+    for line in open("/proc/self/smaps"):
+        if "-" in line.split(" ", 1)[0]:  # a mapping's header line: address range, ..., pathname
+            inside = line.rstrip().endswith(str(path))
+        elif inside and line.startswith("Rss:"):
+            total += int(line.split()[1]) * 1024
+    return total
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="reads resident pages from Linux's /proc")
+def test_passes_over_a_mapped_corpus_give_its_pages_back(tmp_path):
+    """A corpus larger than memory is read whole for the normalization, the validation and the projection:
+    those passes must not leave the file resident in the training process."""
+    from glissando.core.data.store import read_rows
+    from glissando.core.training.train import frame_chunks
+
+    path = tmp_path / "frames.npy"
+    np.save(path, np.random.default_rng(0).standard_normal((40000, 410)).astype(np.float16))  # 31 MiB
+    frames = np.load(path, mmap_mode="r")
+    rows = np.arange(0, len(frames))
+    kept = np.asarray(frames[rows[:20000]], dtype=np.float32)  # read as before: the pages stay mapped in
+    assert _mapped_resident_bytes(path) > 0.4 * path.stat().st_size
+    assert np.array_equal(read_rows(frames, rows[:20000]), kept)  # the same frames, and the pages given back
+    assert _mapped_resident_bytes(path) < 0.05 * path.stat().st_size
+    total = sum(float(c.sum(dtype=torch.float64)) for c in frame_chunks(frames, rows, 4096))
+    assert _mapped_resident_bytes(path) < 0.05 * path.stat().st_size
+    assert total == pytest.approx(float(np.asarray(frames, dtype=np.float64).sum()), rel=1e-9)
+
+
 def test_data_sets_trained_together_join_in_a_memory_mapped_file_when_large(tiny_dataset, tmp_path, monkeypatch):
     from glissando.core.data.store import combine_datasets, join_frames
     from glissando.core.training.train import FrameSet
