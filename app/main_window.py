@@ -287,7 +287,7 @@ class MainWindow(QMainWindow):
             self.navigation.set_session(None)
             self.model_panel.show_model(None)
             return
-        self.model_panel.show_model(session.loaded, session.device.type)
+        self.model_panel.show_model(session.loaded, session.device.type, session.weight_bytes)
         self.model_label.setText(f"{session.path.parent.name} on {session.device.type}")
         self.setWindowTitle(f"Glissando — {session.path.parent.name}")
         self.navigator.set_views({name: view.title for name, view in session.views.items()}, session.view.name)

@@ -222,8 +222,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--memory", action="store_true", help="also render a 10-minute file and report peak memory")
     ap.add_argument("--held", action="store_true", help="also compare held notes with and without held loops")
+    ap.add_argument("--device", default="cpu", help="the model session's device: cpu, cuda or auto")
     args = ap.parse_args()
-    session = ModelSession(device="cpu")
+    session = ModelSession(device=args.device)
     demo = measure(session, f"{args.midi.name}", read_midi(args.midi, session.instruments, "flute", session.dynamics),
                    args.repeats)
     with tempfile.TemporaryDirectory() as tmp:

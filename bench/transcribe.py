@@ -85,9 +85,10 @@ def main() -> None:
     ap.add_argument("--notes", type=int, default=24)
     ap.add_argument("--memory", action="store_true", help="also transcribe 30 minutes and report peak memory")
     ap.add_argument("--model", help="model to measure (default: the shipped one)")
+    ap.add_argument("--device", default="cpu", help="the model session's device: cpu, cuda or auto")
     args = ap.parse_args()
     renderer = SoundFontRenderer(default_soundfont_paths()["TimGM6mb"])
-    session = ModelSession(args.model, device="cpu")
+    session = ModelSession(args.model, device=args.device)
     bp = basic_pitch_model()
     rtfs, ratios, f1s, bp_ratios, bp_f1s = [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:

@@ -75,6 +75,9 @@ class ModelSession:
         self._instrument_ranges = dict(self.loaded.instrument_ranges)
         self._facts = ModelFacts(self._path, self.vocabulary, self._instrument_ranges)
         self._missing_instruments = list(self.loaded.missing_instruments)
+        # Counted once here, where torch may run (the app asks from its GUI thread, which must not call torch).
+        self.weight_bytes = sum(t.numel() * t.element_size()
+                                for t in (*self.model.parameters(), *self.model.buffers()))
         self._projection = self.loaded.projection
         # The navigator's views: the file's PCA at once, others added by whoever computes them (views.py).
         self._views: dict[str, LatentView] = {"pca": pca_view(self._projection)}

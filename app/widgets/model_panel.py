@@ -54,5 +54,5 @@ class ModelPanel(QWidget):
     def set_device(self, name: str) -> None:
         self.device.setCurrentText(name)
 
-    def show_model(self, loaded, device: str = "") -> None:
-        self.summary.show_model(loaded, device)
+    def show_model(self, loaded, device: str = "", weight_bytes: int = 0) -> None:
+        self.summary.show_model(loaded, device, weight_bytes)

@@ -264,6 +264,14 @@ def test_bad_inputs_get_a_message_and_the_app_keeps_going(window, qtbot, app_env
 def test_several_models_open_and_close(window, qtbot):
     wait_job(qtbot, window, "model", lambda: window.open_model(str(window.sessions.current.path)))
     assert len(window.sessions.sessions) == 2 and window.model_panel.list.count() == 2
+    # Each session says where it runs and what it holds there: the file's tensors, as float32 in memory.
+    from safetensors import safe_open
+
+    with safe_open(str(window.sessions.current.path), "numpy") as fh:
+        stored = sum(np.prod(fh.get_slice(k).get_shape()) * 4 for k in fh.keys())
+    summary = window.model_panel.summary.text()
+    held = float(summary.split("Holds ")[1].split(" MiB")[0])
+    assert "on cpu" in summary and held == pytest.approx(stored / 2**20, rel=0.05)
     window.sessions.close_session(1)
     assert len(window.sessions.sessions) == 1 and window.sessions.current is window.sessions.sessions[0]
     assert window.model_panel.list.count() == 1
