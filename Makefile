@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fuzz venv default-model model-card clean wheel bundle bundle-smoke
+.PHONY: run test lint fuzz venv default-model model-card perceptual-comparison clean wheel bundle bundle-smoke
 
 $(STAMP): pyproject.toml setup.py Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -61,7 +61,22 @@ model-card: $(DATA)/notes.json
 	$(BIN)/glissando loso --data $(DATA) --out runs/loso --epochs $(LOSO_EPOCHS) --rescore
 	cp runs/loso/loso.json models/default/loso.json
 	$(BIN)/glissando model-card --model models/default --evaluation models/default/evaluation.json \
-		--loso models/default/loso.json -o models/default/MODEL_CARD.md --command "make default-model model-card"
+		--loso models/default/loso.json -o models/default/MODEL_CARD.md --command "make default-model model-card" \
+		$$(test -f models/default/perceptual.json && echo --perceptual models/default/perceptual.json)
+
+# The card's section on the perceptual term (seed 003): the leave-one-source-out recipe with GeneralUser GS
+# left out, trained without it and with weight PERCEPTUAL_WEIGHT; their labels, spaces and transfers
+# compared (about 30 min on 2 cores). Run it before model-card.
+PERCEPTUAL_WEIGHT := 30
+perceptual-comparison: $(DATA)/notes.json
+	for w in 0 $(PERCEPTUAL_WEIGHT); do \
+		$(BIN)/glissando loso --data $(DATA) --out runs/loso_p$$w --sources GeneralUserGS --epochs $(LOSO_EPOCHS) \
+			--perceptual $$w && \
+		$(BIN)/python bench/transfer.py --model runs/loso_p$$w/GeneralUserGS --bank GeneralUserGS \
+			--json runs/loso_p$$w/transfer.json || exit 1; \
+	done
+	$(BIN)/python bench/perceptual.py --reference runs/loso_p0/GeneralUserGS \
+		--model runs/loso_p$(PERCEPTUAL_WEIGHT)/GeneralUserGS --json models/default/perceptual.json
 
 # The wheel `pip install .` installs (setup.py lists its packages and data), into dist/.
 wheel: $(STAMP)

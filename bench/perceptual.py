@@ -12,7 +12,12 @@ measured in the same process (the same recipe trained without it):
 Seed 003 asks that distances in the space follow perceived distances; with no listener ratings here the
 descriptors are the proxy, so these figures say how far the term moved the space toward them.
 
-    .venv/bin/python bench/perceptual.py --reference runs/loso_p0/GeneralUserGS --model runs/loso_p30/GeneralUserGS
+    .venv/bin/python bench/perceptual.py --reference runs/loso_p0/GeneralUserGS --model runs/loso_p30/GeneralUserGS \
+        [--json models/default/perceptual.json]
+
+With --json it also gathers, for the model card (``glissando model-card --perceptual``), what each model's
+run folder holds: the leave-one-source-out results (loso.json beside the model's folder, from ``glissando
+loso``) and the transfer scores (transfer.json there, from ``bench/transfer.py --json``).
 
 Ends with: perceptual: neighbours=... neighbours_reference=... ratio=... roughness=... roughness_reference=...
 ratio=...
@@ -20,6 +25,8 @@ ratio=...
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -61,6 +68,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True, help="the model trained with the perceptual term")
     ap.add_argument("--reference", required=True, help="the same recipe trained without it")
+    ap.add_argument("--json", type=Path, help="also write the comparison here, with each run's loso.json and "
+                    "transfer.json results")
     args = ap.parse_args()
     scores = {}
     for name, path in (("reference", args.reference), ("model", args.model)):
@@ -70,6 +79,24 @@ def main() -> None:
     (n, r), (n0, r0) = scores["model"], scores["reference"]
     print(f"perceptual: neighbours={n:.3f} neighbours_reference={n0:.3f} ratio={n / n0:.2f} "
           f"roughness={r:.4f} roughness_reference={r0:.4f} ratio={r / r0:.2f}")
+    if args.json:
+        args.json.write_text(json.dumps({name: run_record(path, *scores[name]) for name, path in
+                                         (("reference", args.reference), ("model", args.model))}, indent=1))
+
+
+def run_record(model: str, neighbours: float, roughness: float) -> dict:
+    """One model's figures and what its run folder holds (see the module's docstring)."""
+    folder = Path(model)
+    record: dict = {"model": model, "neighbours": neighbours, "roughness": roughness}
+    loso_path, transfer_path = folder.parent / "loso.json", folder.parent / "transfer.json"
+    if loso_path.exists():
+        loso = json.loads(loso_path.read_text())
+        record["perceptual_weight"] = loso["train_config"].get("perceptual_weight", 0.0)
+        record["left_out"] = folder.name
+        record["loso"] = loso["sources"][folder.name]
+    if transfer_path.exists():
+        record["transfer"] = json.loads(transfer_path.read_text())["methods"]
+    return record
 
 
 if __name__ == "__main__":

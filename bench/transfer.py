@@ -20,6 +20,7 @@ speed_x=... ratio_to_transcription=...
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -97,6 +98,7 @@ def main() -> None:
     ap.add_argument("--bank", default="TimGM6mb", help="sample set the melodies are rendered from")
     ap.add_argument("--notes", type=int, default=12, help="notes per melody")
     ap.add_argument("--pairs", type=int, default=len(PAIRS), help="how many (source, target) pairs")
+    ap.add_argument("--json", type=Path, help="also write each method's scores here")
     args = ap.parse_args()
 
     from sklearn.linear_model import LogisticRegression
@@ -154,11 +156,17 @@ def main() -> None:
                       f"range {scores[method]['desc'][-1]:.2f}, {scores[method]['speed'][-1]:.1f}x real time",
                       flush=True)
     ref = statistics.median(reference_speed)
+    summary = {}
     for method, s in scores.items():
         speed = statistics.median(s["speed"])
+        summary[method] = {"pitch": float(np.mean(s["pitch"])), "named_model": float(np.mean(s["model"])),
+                           "named_judge": float(np.mean(s["judge"])), "descriptors": float(np.mean(s["desc"])),
+                           "speed_x": speed}
         print(f"transfer[{method}]: pitch={np.mean(s['pitch']):.3f} named_model={np.mean(s['model']):.3f} "
               f"named_judge={np.mean(s['judge']):.3f} descriptors={np.mean(s['desc']):.3f} speed_x={speed:.1f} "
               f"ratio_to_transcription={speed / ref:.3f}")
+    if args.json:
+        args.json.write_text(json.dumps({"model": str(session.path), "bank": args.bank, "methods": summary}, indent=1))
 
 
 if __name__ == "__main__":

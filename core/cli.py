@@ -217,7 +217,8 @@ def cmd_model_card(args) -> int:
     check_output(args.output, force=True, inputs=sources)  # the card is rewritten from its sources
     from .training.card import write_model_card
 
-    path = write_model_card(args.model, args.evaluation, args.loso, args.output, command=args.command)
+    path = write_model_card(args.model, args.evaluation, args.loso, args.output, command=args.command,
+                            perceptual_json=args.perceptual)
     print(f"model card written to {path}")
     return 0
 
@@ -640,6 +641,8 @@ def _add_evaluation(sub) -> None:
     mc.add_argument("--model", required=True)
     mc.add_argument("--evaluation", type=Path, required=True, help="JSON from 'glissando evaluate --json'")
     mc.add_argument("--loso", type=Path, help="loso.json from 'glissando loso'")
+    mc.add_argument("--perceptual", type=Path, help="JSON from 'bench/perceptual.py --json': the perceptual term, "
+                    "trained with and without")
     mc.add_argument("--command", help="the command that rebuilds the model, for the card")
     mc.add_argument("-o", "--output", type=Path, required=True)
     mc.set_defaults(func=cmd_model_card)

@@ -133,8 +133,45 @@ def _loso_section(loso: dict) -> list[str]:
     return lines
 
 
+def _perceptual_section(comparison: dict, weight_used: float) -> list[str]:
+    """Seed 003's term, trained with and without: what it changed (``bench/perceptual.py --json``)."""
+    ref, mod = comparison["reference"], comparison["model"]
+    weight = mod.get("perceptual_weight", "?")
+    lines = ["## The perceptual term, measured", "",
+             "Seed paper 003 makes distances in the latent space follow perceived timbre distances; with no listener "
+             "ratings here, timbre descriptors (centroid, bandwidth, flatness, rolloff, loudness) are the proxy "
+             f"(`train --perceptual W`). Two models of the leave-one-source-out recipe, {ref.get('left_out', '?')} "
+             f"left out, without the term and with weight {weight:g}; the rows are that set's notes and melodies, "
+             "the model's space, and timbre transfer of melodies from that set (`bench/perceptual.py --json`, "
+             "`bench/transfer.py --json`).", "",
+             f"| | without | with weight {weight:g} |", "|---|---|---|"]
+
+    def row(label: str, get, fmt) -> None:
+        values = []
+        for record in (ref, mod):
+            try:
+                values.append(fmt(get(record)))
+            except (KeyError, TypeError):
+                values.append("-")
+        lines.append(f"| {label} | " + " | ".join(values) + " |")
+
+    for family in ("pitch", "dynamics", "instrument"):
+        row(f"{family} right (notes)", lambda r, f=family: r["loso"]["notes"][f], _pct)
+    row("melody note F1", lambda r: np.mean([m["f1"] for m in r["loso"]["melodies"].values()]), lambda v: f"{v:.3f}")
+    row("neighbours' descriptor distance / random pairs' (lower: neighbours sound alike)",
+        lambda r: r["neighbours"], lambda v: f"{v:.3f}")
+    row("descriptor-map roughness (lower: smoother)", lambda r: r["roughness"], lambda v: f"{v:.4f}")
+    methods = sorted({m for r in (ref, mod) for m in r.get("transfer", {})})
+    for method in methods:
+        for key, label in (("pitch", "pitch kept"), ("named_model", "named by the model"),
+                           ("named_judge", "named by the MFCC judge"), ("descriptors", "descriptors in range")):
+            row(f"transfer ({method}): {label}", lambda r, m=method, k=key: r["transfer"][m][k], _pct)
+    lines += ["", f"The model above trains with weight {weight_used:g}."]
+    return lines
+
+
 def render_model_card(model: str | Path, evaluation: dict, loso: Optional[dict] = None,
-                      command: Optional[str] = None) -> str:
+                      command: Optional[str] = None, perceptual: Optional[dict] = None) -> str:
     path = resolve_model_path(model)
     meta = read_metadata(path)
     lines = [f"# Glissando model: {path.parent.name}", "",
@@ -146,24 +183,30 @@ def render_model_card(model: str | Path, evaluation: dict, loso: Optional[dict] 
     lines += [""] + _evaluation_section(evaluation)
     if loso:
         lines += [""] + _loso_section(loso)
+    if perceptual:
+        used = meta.get("info", {}).get("training", {}).get("train_config", {}).get("perceptual_weight", 0.0)
+        lines += [""] + _perceptual_section(perceptual, used)
     return "\n".join(lines) + "\n"
 
 
 def write_model_card(model, evaluation_json: str | Path, loso_json: Optional[str | Path], out: str | Path,
-                     command: Optional[str] = None) -> Path:
+                     command: Optional[str] = None, perceptual_json: Optional[str | Path] = None) -> Path:
     def read(path, key):
         try:
             data = json.loads(Path(path).read_text())
         except (OSError, ValueError) as exc:
             raise GlissandoError(f"{path}: cannot be read as JSON ({exc})") from None
         if key not in data:
+            expected = {"signal_to_symbol": "an evaluation", "sources": "a leave-one-source-out run",
+                        "reference": "bench/perceptual.py --json"}[key]
             raise GlissandoError(f"{path}: not the output the card needs (no {key!r}: expected the JSON results of "
-                                 f"{'an evaluation' if key == 'signal_to_symbol' else 'a leave-one-source-out run'})")
+                                 f"{expected})")
         return data
 
     evaluation = read(evaluation_json, "signal_to_symbol")
     loso = read(loso_json, "sources") if loso_json else None
-    text = render_model_card(model, evaluation, loso, command)
+    perceptual = read(perceptual_json, "reference") if perceptual_json else None
+    text = render_model_card(model, evaluation, loso, command, perceptual)
     out = Path(out)
     with atomic_write(out) as tmp:
         Path(tmp).write_text(text)
