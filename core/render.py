@@ -140,22 +140,34 @@ def note_envelope(voice: list[Note], n_samples: int, sample_rate: int, settings:
     return env
 
 
-def release_previous_partials(audio: np.ndarray, voice: list[Note], sample_rate: int,
-                              settings: RenderSettings) -> np.ndarray:
-    """Where a note follows another of a different pitch in the same voice, the previous pitch's partials
-    fade out over ``settings.release`` from the new note's start, as a released note does.
+# Below a note's fundamental a pitched instrument has only its noises (hammer, bow, breath): 12-44 dB under the
+# fundamental in the training banks' pianos. The decoder's spectra of high notes carry a rumble there that
+# reaches the fundamental's level (piano C7: +3 dB, 60-130 Hz), heard as a hum under the note; it is held
+# this far below the fundamental.
+SUB_FUNDAMENTAL_DB = -30.0
 
-    Phase reconstruction leaves them sounding: the constant-Q atoms of the frames before the change are
-    long (about 0.3 s at C4) and Griffin-Lim spreads their energy further into the next note, 20-35 dB below
-    the old note for up to 0.4 s; after a loud note a soft one then reads as the previous pitch. The
-    envelope cannot help (one voice is one signal), so the fade is a gain on those partials' bands in a short
-    STFT (46 ms windows: partials a third apart are resolved and the gain moves smoothly, without clicks).
-    Bands that the new note's own partials share are left alone, and so are repeated pitches.
+
+def _harmonic_bands(freqs: np.ndarray, f0: float, half_width: np.ndarray) -> np.ndarray:
+    near = np.zeros(len(freqs), dtype=bool)
+    for k in range(1, int(freqs[-1] // f0) + 1):
+        near |= np.abs(freqs - k * f0) <= half_width
+    return near
+
+
+def clean_voice(audio: np.ndarray, voice: list[Note], sample_rate: int, settings: RenderSettings) -> np.ndarray:
+    """Two corrections of one voice's reconstruction, as gains in one short STFT (46 ms windows: partials a
+    third apart are resolved and the gains move smoothly, without clicks).
+
+    - Where a note follows another of a different pitch, the previous pitch's partials fade out over
+      ``settings.release`` from the new note's start, as a released note does. Phase reconstruction leaves
+      them sounding: the constant-Q atoms of the frames before the change are long (about 0.3 s at C4) and
+      Griffin-Lim spreads their energy further into the next note, 20-35 dB below the old note for up to
+      0.4 s; after a loud note a soft one then reads as the previous pitch. The envelope cannot help (one
+      voice is one signal). Bands the new note's own partials share are left alone, and so are repeats.
+    - Below each note's fundamental (from a semitone under it), energy is held SUB_FUNDAMENTAL_DB under the
+      fundamental's, frame by frame: the decoder's rumble under high notes goes, a note's own noises stay.
     """
-    changes = [(a, b, voice[i + 2].start if i + 2 < len(voice) else None)
-               for i, (a, b) in enumerate(zip(voice, voice[1:]))
-               if a.midi != b.midi and b.start < a.end + settings.release]
-    if not changes or len(audio) < 2048:
+    if not voice or len(audio) < 2048:
         return audio
     n_fft, hop = 1024, 256
     # torch's STFT, not scipy.signal's: importing that costs seconds on a first render.
@@ -167,20 +179,29 @@ def release_previous_partials(audio: np.ndarray, voice: list[Note], sample_rate:
     gain = np.ones(tuple(spec.shape), dtype=np.float64)
     # A partial's band: the Hann window's main lobe (2 bins each side) or a quarter tone, whichever is wider.
     half_width = np.maximum(2 * sample_rate / n_fft, freqs * (2 ** (1 / 24) - 1))
-    nyquist = sample_rate / 2
-    for old, new, after in changes:
-        f_old, f_new = (440.0 * 2 ** ((n.midi - 69) / 12) for n in (old, new))
-        near_old = np.zeros(len(freqs), dtype=bool)
-        for k in range(1, int(nyquist // f_old) + 1):
-            near_old |= np.abs(freqs - k * f_old) <= half_width
-        near_new = np.zeros(len(freqs), dtype=bool)
-        for k in range(1, int(nyquist // f_new) + 1):
-            near_new |= np.abs(freqs - k * f_new) <= half_width
-        bands = near_old & ~near_new
-        end = min(new.end + settings.release, after) if after is not None else new.end + settings.release
-        span = (times >= new.start) & (times < end)
-        fade = np.clip(1 - (times[span] - new.start) / max(settings.release, 1e-3), 0.0, 1.0)
-        gain[np.ix_(bands, np.flatnonzero(span))] = np.minimum(gain[np.ix_(bands, np.flatnonzero(span))], fade)
+    limit = 10 ** (SUB_FUNDAMENTAL_DB / 10)
+    for i, note in enumerate(voice):
+        f0 = 440.0 * 2 ** ((note.midi - 69) / 12)
+        following = voice[i + 1] if i + 1 < len(voice) else None
+        end = note.end + settings.release
+        if following is not None:
+            end = min(end, following.start)
+        frames = slice(int(np.searchsorted(times, note.start)), int(np.searchsorted(times, end)))
+        below = freqs < f0 * 2 ** (-1 / 12) - 2 * sample_rate / n_fft
+        if frames.stop > frames.start and below.any():
+            power = spec[:, frames].abs().numpy() ** 2  # the note's frames only: a long voice's whole STFT is large
+            fundamental = power[np.abs(freqs - f0) <= np.interp(f0, freqs, half_width)].sum(0)
+            scale = np.sqrt(np.minimum(1.0, limit * fundamental / np.maximum(power[below].sum(0), 1e-30)))
+            gain[below, frames] = np.minimum(gain[below, frames], scale)
+        if following is None or following.midi == note.midi or following.start >= note.end + settings.release:
+            continue
+        bands = _harmonic_bands(freqs, f0, half_width) & ~_harmonic_bands(
+            freqs, 440.0 * 2 ** ((following.midi - 69) / 12), half_width)
+        after = voice[i + 2].start if i + 2 < len(voice) else None
+        stop = following.end + settings.release if after is None else min(following.end + settings.release, after)
+        span = np.flatnonzero((times >= following.start) & (times < stop))
+        fade = np.clip(1 - (times[span] - following.start) / max(settings.release, 1e-3), 0.0, 1.0)
+        gain[np.ix_(bands, span)] = np.minimum(gain[np.ix_(bands, span)], fade)
     out = torch.istft(spec * torch.from_numpy(gain), n_fft, hop, window=window, center=True, length=len(audio))
     return out.numpy().astype(audio.dtype, copy=False)
 
@@ -489,7 +510,7 @@ def render_notes(session: ModelSession, notes: list[Note], settings: Optional[Re
     done = 0
     for (voice, path, active), count in zip(paths, counts):
         audio = reconstruct_path(session, path, n_samples, settings, active, progress, cancel, done, sum(counts))
-        audio = release_previous_partials(audio, voice, sr, settings)
+        audio = clean_voice(audio, voice, sr, settings)
         out += audio * note_envelope(voice, n_samples, sr, settings)
         done += count
     return out.astype(np.float32)
