@@ -56,7 +56,10 @@ def peak_rss_mib(argv: list[str], env: dict, interrupt_after: float = 0) -> tupl
     """(peak resident MiB, exit status, seconds) of one child process."""
     t0 = time.perf_counter()
     with tempfile.TemporaryFile() as err:  # a file, not a pipe: a full pipe would stop the child's progress bar
-        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        # SIGINT back to its default in the child: a bench started in the background (``&``) passes on an
+        # ignored SIGINT, and the interruption would then never reach the import.
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=err,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         if interrupt_after:
             time.sleep(interrupt_after)
             proc.send_signal(signal.SIGINT)

@@ -251,12 +251,15 @@ def _restore(model: CrossModalVAE, optimizer, checkpoint: dict) -> _RunState:
     return state
 
 
+FAULT_AROUND_BYTES = 64 << 10
+
+
 class FrameSet(torch.utils.data.Dataset):
     """The training frames, read a batch at a time from the data set's (memory-mapped) frames.
 
     ``__getitems__`` serves a whole batch with one fancy-indexed read (torch's DataLoader calls it
     instead of one ``__getitem__`` per frame). Pages of a memory map read in count in the process's
-    resident memory until the kernel needs them; every ``release_bytes`` read they are given back
+    resident memory until the kernel needs them; every ``release_bytes`` of pages read in they are given back
     (madvise), so a corpus larger than memory trains in bounded resident memory. The map is opened
     again in every process that unpickles the set (DataLoader workers started by spawn).
     """
@@ -292,8 +295,11 @@ class FrameSet(torch.utils.data.Dataset):
 
     def __getitems__(self, positions: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         pos = np.asarray(positions)
-        x = np.asarray(self._open()[self.rows[pos]], dtype=np.float32)
-        self._read += x.nbytes // 2
+        frames = self._open()
+        x = np.asarray(frames[self.rows[pos]], dtype=np.float32)
+        # What becomes resident is pages, not bytes read: each row of a shuffled batch faults in its own, and
+        # Linux maps the pages around a faulting one with it (fault-around, 64 KiB by default).
+        self._read += len(pos) * max(frames.strides[0], FAULT_AROUND_BYTES)
         if self._map is not None and self._read > self.release_bytes and hasattr(mmap, "MADV_DONTNEED"):
             self._map.madvise(mmap.MADV_DONTNEED)  # file pages: read again from the page cache when needed
             self._read = 0

@@ -179,6 +179,27 @@ def test_passes_over_a_mapped_corpus_give_its_pages_back(tmp_path):
     assert total == pytest.approx(float(np.asarray(frames, dtype=np.float64).sum()), rel=1e-9)
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="reads resident pages from Linux's /proc")
+def test_training_batches_drawn_at_random_keep_few_pages_of_the_corpus_resident(tmp_path):
+    """Each row of a shuffled batch brings in pages of its own (and the kernel maps their neighbours with
+    them): the pages, not the bytes read, are what must be given back in time."""
+    from glissando.core.training.train import FrameSet
+
+    path = tmp_path / "frames.npy"
+    np.save(path, np.random.default_rng(0).standard_normal((40000, 410)).astype(np.float16))  # 31 MiB
+    frames = np.load(path, mmap_mode="r")
+    fs = FrameSet(frames, np.arange(len(frames)), torch.zeros(len(frames), 4), release_bytes=4 << 20)
+    del frames
+    rng = np.random.default_rng(1)
+    most = 0
+    for _ in range(100):  # 100 batches of 256 random rows: 25,600 pages touched, the whole file many times over
+        positions = rng.integers(0, 40000, 256)
+        x, _ = fs.__getitems__(list(positions))
+        most = max(most, _mapped_resident_bytes(path))
+    assert torch.equal(x[0], torch.from_numpy(np.load(path)[positions[0]].astype(np.float32)))
+    assert most < 8 << 20  # within the 4 MiB allowance after every batch, never the 31 MiB file
+
+
 def test_data_sets_trained_together_join_in_a_memory_mapped_file_when_large(tiny_dataset, tmp_path, monkeypatch):
     from glissando.core.data.store import combine_datasets, join_frames
     from glissando.core.training.train import FrameSet
