@@ -88,3 +88,30 @@ def test_a_mixture_model_refuses_more_notes_than_its_voices():
         model.label_indices([chord])
     two = model.label_indices([chord[:2], chord[0]])
     assert two.shape == (2, 8) and torch.equal(two[1, 4:], torch.tensor([3, 2, 1, 1]))  # a single note: slot 2 silent
+
+
+def test_a_small_mixture_model_hears_every_note_of_the_mixtures_it_learnt(tmp_path, timgm6mb):
+    """Flute and trumpet at mf, every note alone and 200 mixtures of 2-3 of them: a small three-slot model
+    names the notes of those mixtures, each in its slot, after a minute's training on 2 cores."""
+    from glissando.core.data import importers
+    from glissando.core.models.modelfile import load_model
+    from glissando.core.training.evaluate import mixture_accuracy
+    from glissando.core.training.train import TrainConfig, train
+
+    data = importers.build_dataset(tmp_path / "data", soundfont=timgm6mb, instruments=["flute", "trumpet"],
+                                   dynamics=["mf"], silent_notes=6, mixtures=200, frames_per_note=8)
+    assert sum(1 for n in data.notes if n.voices) == 200
+    import torch
+
+    threads = torch.get_num_threads()
+    try:  # a model this small runs no faster on two threads, which then wait on each other under load
+        model = train(tmp_path / "data", tmp_path / "model", TrainConfig(epochs=150, held_out=0.0, validation=0.0),
+                      {"voices": 3, "arch": "paper", "signal_hidden": 256, "symbol_hidden": 128}, device="cpu",
+                      threads=1)
+    finally:
+        torch.set_num_threads(threads)
+    acc = mixture_accuracy(load_model(model), data)
+    # Measured: both notes of 79% of the duets and every note of all trios found; loose octave 98%, strict
+    # instrument 98%. Before any training the slots name nothing (0%).
+    assert acc["all_found"]["2 notes"] >= 0.6 and acc["all_found"]["3 notes"] >= 0.6
+    assert acc["loose"]["octave"] >= 0.9 and acc["strict"]["instrument"] >= 0.9
