@@ -26,8 +26,11 @@ from glissando.core.models.modelfile import read_header
 def train_seconds(data: Path, out: Path, epochs: int, extra: list[str]) -> tuple[float, int]:
     """(wall seconds, training frames per epoch) of one ``glissando train`` run."""
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "glissando.core.cli", "train", "--data", str(data), "--out", str(out),
-                    "--epochs", str(epochs), *extra], check=True, stdout=subprocess.DEVNULL)
+    argv = [sys.executable, "-m", "glissando.core.cli", "train", "--data", str(data), "--out", str(out), "--epochs",
+            str(epochs), *extra]
+    run = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if run.returncode:
+        sys.exit(f"glissando train {' '.join(extra)} failed:\n{run.stderr[-2000:]}")
     seconds = time.perf_counter() - t0
     return seconds, int(read_header(out / "model.safetensors")["info"]["training"]["train_frames"])
 

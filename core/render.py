@@ -25,6 +25,7 @@ from .session import ModelSession
 from .spectral import SAMPLE_RATE, NSGTransform, griffin_lim
 from .spectral.phase import phase_locked_init, steady_loop
 from .spectral.torch_nsgt import TorchNSGT
+from .units import midi_to_hz
 
 PHASE_METHODS = ("fast", "gl30")
 STILL = 1e-6  # relative latent change per frame below which a path is holding still
@@ -181,7 +182,7 @@ def clean_voice(audio: np.ndarray, voice: list[Note], sample_rate: int, settings
     half_width = np.maximum(2 * sample_rate / n_fft, freqs * (2 ** (1 / 24) - 1))
     limit = 10 ** (SUB_FUNDAMENTAL_DB / 10)
     for i, note in enumerate(voice):
-        f0 = 440.0 * 2 ** ((note.midi - 69) / 12)
+        f0 = float(midi_to_hz(note.midi))
         following = voice[i + 1] if i + 1 < len(voice) else None
         end = note.end + settings.release
         if following is not None:
@@ -196,7 +197,7 @@ def clean_voice(audio: np.ndarray, voice: list[Note], sample_rate: int, settings
         if following is None or following.midi == note.midi or following.start >= note.end + settings.release:
             continue
         bands = _harmonic_bands(freqs, f0, half_width) & ~_harmonic_bands(
-            freqs, 440.0 * 2 ** ((following.midi - 69) / 12), half_width)
+            freqs, float(midi_to_hz(following.midi)), half_width)
         after = voice[i + 2].start if i + 2 < len(voice) else None
         stop = following.end + settings.release if after is None else min(following.end + settings.release, after)
         span = np.flatnonzero((times >= following.start) & (times < stop))
