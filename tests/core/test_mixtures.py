@@ -112,6 +112,6 @@ def test_a_small_mixture_model_hears_every_note_of_the_mixtures_it_learnt(tmp_pa
         torch.set_num_threads(threads)
     acc = mixture_accuracy(load_model(model), data)
     # Measured: both notes of 79% of the duets and every note of all trios found; loose octave 98%, strict
-    # instrument 98%. Before any training the slots name nothing (0%).
+    # instrument 98%; after 30 epochs, both notes of 0.6% of the duets.
     assert acc["all_found"]["2 notes"] >= 0.6 and acc["all_found"]["3 notes"] >= 0.6
     assert acc["loose"]["octave"] >= 0.9 and acc["strict"]["instrument"] >= 0.9
