@@ -162,8 +162,9 @@ def main() -> None:
         summary[method] = {"pitch": float(np.mean(s["pitch"])), "named_model": float(np.mean(s["model"])),
                            "named_judge": float(np.mean(s["judge"])), "descriptors": float(np.mean(s["desc"])),
                            "speed_x": speed}
-        print(f"transfer[{method}]: pitch={np.mean(s['pitch']):.3f} named_model={np.mean(s['model']):.3f} "
-              f"named_judge={np.mean(s['judge']):.3f} descriptors={np.mean(s['desc']):.3f} speed_x={speed:.1f} "
+        m = summary[method]
+        print(f"transfer[{method}]: pitch={m['pitch']:.3f} named_model={m['named_model']:.3f} "
+              f"named_judge={m['named_judge']:.3f} descriptors={m['descriptors']:.3f} speed_x={speed:.1f} "
               f"ratio_to_transcription={speed / ref:.3f}")
     if args.json:
         args.json.write_text(json.dumps({"model": str(session.path), "bank": args.bank, "methods": summary}, indent=1))

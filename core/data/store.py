@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import atexit
 import json
-import mmap
 import os
 import shutil
 import tempfile
@@ -276,18 +275,36 @@ def combine_datasets(datasets: list[Dataset]) -> Dataset:
 
 
 def read_rows(frames: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``frames[rows]`` as float32, and, for a memory-mapped store, the mapped pages given back.
+    """``frames[rows]`` as float32. A memory-mapped store's rows are read from its file with pread, one
+    call per run of consecutive rows, never through the map.
 
-    Pages of a file map read in count in the process's resident memory until the kernel needs them, so a
-    pass over a corpus larger than memory (the normalization statistics, each epoch's validation, the
-    navigator's projection) would show the whole file as resident. Given back (madvise), they are read
-    again from the page cache when next needed.
+    Pages of a file read through a map count in the process's resident memory until the kernel needs them,
+    and each row read through it brings in the pages around it (fault-around, whole large folios on recent
+    kernels): a pass over a corpus larger than memory (the normalization statistics, each epoch's
+    validation, the navigator's projection), or shuffled training batches, would soon show the whole file as
+    resident (1.5 GB of a 1.9 GB corpus). Read with pread, the pages stay in the kernel's page cache, which
+    the kernel gives back by itself. Numpy and the standard library have no scattered read of a file
+    without mapping it, hence the loop.
     """
-    chunk = np.asarray(frames[rows], dtype=np.float32)
-    mapped = getattr(frames, "_mmap", None)  # numpy keeps the mmap object of a memmap (and its views) here
-    if isinstance(mapped, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
-        mapped.madvise(mmap.MADV_DONTNEED)
-    return chunk
+    rows = np.asarray(rows)
+    filename = getattr(frames, "filename", None)
+    if not (isinstance(frames, np.memmap) and filename and frames.flags.c_contiguous
+            and frames.offset + frames.nbytes == os.path.getsize(filename)):  # not a whole store file: index it
+        return np.asarray(frames[rows], dtype=np.float32)
+    row_bytes = frames.strides[0]
+    order = np.argsort(rows, kind="stable")
+    ordered = np.empty((len(rows), *frames.shape[1:]), dtype=frames.dtype)
+    raw = ordered.reshape(-1).view(np.uint8).data
+    sorted_rows = rows[order]
+    breaks = np.flatnonzero(np.diff(sorted_rows) != 1) + 1
+    with open(filename, "rb", buffering=0) as fh:
+        for first, last in zip(np.r_[0, breaks], np.r_[breaks, len(rows)]):
+            if os.preadv(fh.fileno(), [raw[first * row_bytes : last * row_bytes]],
+                         frames.offset + int(sorted_rows[first]) * row_bytes) != (last - first) * row_bytes:
+                raise GlissandoError(f"{filename}: the frames file is shorter than its header says (truncated?)")
+    out = np.empty((len(rows), *frames.shape[1:]), dtype=np.float32)
+    out[order] = ordered
+    return out
 
 
 def join_frames(parts: list[np.ndarray], in_memory_bytes: int = JOIN_IN_MEMORY_BYTES) -> np.ndarray:

@@ -7,7 +7,6 @@ import contextlib
 import functools
 import json
 import math
-import os
 import platform
 import random
 import sys
@@ -252,28 +251,27 @@ def _restore(model: CrossModalVAE, optimizer, checkpoint: dict) -> _RunState:
 
 
 class FrameSet(torch.utils.data.Dataset):
-    """The training frames, read a batch at a time from the data set's frames file.
+    """The training frames, read a batch at a time from the data set's frames (``read_rows``: from the
+    file, not through a memory map, so a corpus larger than memory trains in bounded resident memory).
 
     ``__getitems__`` serves a whole batch at once (torch's DataLoader calls it instead of one
-    ``__getitem__`` per frame). A frames file is read row by row with pread, not through a memory map:
-    the rows of a shuffled batch lie all over the file, and each one read through a map brings in pages
-    around it (fault-around, and whole large folios on recent kernels) that count in the process's resident
-    memory, 1.5 GB of a 1.9 GB corpus between two releases of the map. Read with pread they stay in the
-    kernel's page cache, which the kernel gives back by itself, and resident memory stays at one batch. The
-    file is opened again in every process that unpickles the set (DataLoader workers started by spawn).
+    ``__getitem__`` per frame). A memory-mapped store travels to another process (DataLoader workers started
+    by spawn) by its file's name and is opened again there.
     """
 
     def __init__(self, frames: np.ndarray, rows: np.ndarray, labels: torch.Tensor):
-        self.rows, self.labels = rows, labels
-        self._source = (frames.filename, frames.offset, frames.shape, frames.dtype) \
-            if isinstance(frames, np.memmap) and frames.filename else None
-        self._frames: Optional[np.ndarray] = None if self._source else frames
-        self._file: Optional[Any] = None
+        self.rows, self.labels, self._frames = rows, labels, frames
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_file"] = None  # where the frames are, not an open file, travels to a worker
+        if isinstance(self._frames, np.memmap) and self._frames.filename:
+            state["_frames"] = str(self._frames.filename)  # where the frames are, not the frames
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        if isinstance(state["_frames"], str):
+            state["_frames"] = np.load(state["_frames"], mmap_mode="r", allow_pickle=False)
+        self.__dict__.update(state)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -281,33 +279,9 @@ class FrameSet(torch.utils.data.Dataset):
     def __getitem__(self, i: int):
         return self.__getitems__([i])
 
-    def _read_rows(self, rows: np.ndarray) -> np.ndarray:
-        """``frames[rows]`` read from the file, one pread per run of consecutive rows (numpy and the
-        standard library have no scattered read of a file without mapping it)."""
-        filename, offset, shape, dtype = self._source  # type: ignore[misc]
-        if self._file is None:
-            self._file = open(filename, "rb", buffering=0)
-        fd = self._file.fileno()
-        row_bytes = int(np.prod(shape[1:])) * np.dtype(dtype).itemsize
-        order = np.argsort(rows, kind="stable")
-        ordered = np.empty((len(rows), *shape[1:]), dtype=dtype)
-        raw = ordered.reshape(-1).view(np.uint8).data
-        sorted_rows = rows[order]
-        breaks = np.flatnonzero(np.diff(sorted_rows) != 1) + 1
-        for first, last in zip(np.r_[0, breaks], np.r_[breaks, len(rows)]):
-            wanted = (last - first) * row_bytes
-            if os.preadv(fd, [raw[first * row_bytes : last * row_bytes]],
-                         offset + int(sorted_rows[first]) * row_bytes) != wanted:
-                raise GlissandoError(f"{filename}: the frames file is shorter than its header says (truncated?)")
-        out = np.empty_like(ordered)
-        out[order] = ordered
-        return out
-
     def __getitems__(self, positions: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         pos = np.asarray(positions)
-        rows = self.rows[pos]
-        x = np.asarray(self._read_rows(rows) if self._frames is None else self._frames[rows], dtype=np.float32)
-        return torch.from_numpy(x), self.labels[torch.from_numpy(pos)]
+        return torch.from_numpy(read_rows(self._frames, self.rows[pos])), self.labels[torch.from_numpy(pos)]
 
 
 def _whole_batch(batch):
