@@ -467,7 +467,26 @@ def _note_segments(runs: list, post: Posteriors, bands: Optional[_Bands], dt: fl
             starts = [onset] + _repeats(bands, post.level, m, onset, j, dt, settings)
         for q, s in enumerate(starts):
             segments.append((s, starts[q + 1] if q + 1 < len(starts) else j, m, i))
-    return segments
+    return _attacks_heard_early(segments, dt)
+
+
+def _attacks_heard_early(segments: list[tuple[int, int, int, int]], dt: float,
+                         longest: float = 0.1) -> list[tuple[int, int, int, int]]:
+    """A "repeated note" found at the very end of a pitch's label run, the next pitch's run starting
+    right after it with no attack of its own found before its label, is that next note's attack: its level
+    rose while the old pitch still rang through the frames' windows (low strings and brass: the label
+    turns 50-100 ms late). The next note starts there."""
+    out: list[tuple[int, int, int, int]] = []
+    for seg in segments:
+        if out:
+            s, e, m, first = out[-1]
+            repeat = s > first  # not the run's own onset
+            unheard = seg[0] >= seg[3]  # the next note's onset stayed at its label's first frame
+            if repeat and unheard and seg[2] != m and seg[3] == e and (e - s) * dt < longest and s <= seg[0]:
+                out[-1] = (s, seg[1], seg[2], seg[3])
+                continue
+        out.append(seg)
+    return out
 
 
 def _segments_to_notes(session: ModelSession, post: Posteriors, segments: list[tuple[int, int, int, int]], dt: float,
