@@ -19,6 +19,9 @@ class AugmentConfig:
     # Kept small: a tilt of a few dB per octave moves a note's level by as much as a dynamic step.
     tilt_db_per_octave: float = 1.5
     eq_db: float = 1.5  # smooth random colouring: rooms and microphones
+    # Colouring (tilt and EQ) rescaled to keep each frame's energy: banks differ in colour far more than
+    # the 1.5 dB the level-carrying default allows, and only the separate gain may move a frame's level.
+    keep_level: bool = False
     detune_bins: float = 0.6  # 48 bins/octave: 0.6 bin = 15 cents, well inside a semitone
     noise_db: tuple = (-90.0, -50.0)
     # Transposition by whole semitones, relabelled: an instrument is then heard at pitches next to
@@ -26,6 +29,11 @@ class AugmentConfig:
     # (and a pitch at the edge of one instrument's range is seen on its neighbours').
     shift_probability: float = 0.5
     shift_semitones: int = 2
+    # Level moved far beyond the dynamics' steps, on a share of the frames whose dynamics label is then
+    # forgotten: banks sit up to 20 dB apart for one instrument and dynamic, so pitch, instrument and
+    # "silent" must not be learnt from level, while the untouched frames still teach dynamics by it.
+    level_probability: float = 0.0
+    level_db: tuple = (-30.0, 6.0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -47,11 +55,16 @@ def augment_frames(frames: torch.Tensor, cfg: AugmentConfig, log_floor: float, b
     mag = (frames.exp() - log_floor).clamp(min=0)
     k = torch.arange(n, device=dev, dtype=frames.dtype).unsqueeze(0)
     octaves = (k - n / 2) / bins_per_octave
-    db = u(-cfg.gain_db, cfg.gain_db) + u(-cfg.tilt_db_per_octave, cfg.tilt_db_per_octave) * octaves
+    gain_db = u(-cfg.gain_db, cfg.gain_db)
+    db = u(-cfg.tilt_db_per_octave, cfg.tilt_db_per_octave) * octaves
     for _ in range(3):
         period = u(n / 6, n * 1.5)
         db = db + u(-cfg.eq_db, cfg.eq_db) / 3 * torch.cos(2 * torch.pi * k / period + u(0, 6.3))
-    mag = mag * 10 ** (db / 20)
+    coloured = mag * 10 ** (db / 20)
+    if cfg.keep_level:
+        energy = (mag ** 2).sum(1, keepdim=True)
+        coloured = coloured * torch.sqrt(energy / (coloured ** 2).sum(1, keepdim=True).clamp(min=1e-20))
+    mag = coloured * 10 ** (gain_db / 20)
     # Detune: fractional shift along the log-frequency axis by linear interpolation.
     shift = u(-cfg.detune_bins, cfg.detune_bins)
     pos = (k - shift).clamp(0, n - 1)
@@ -65,6 +78,27 @@ def augment_frames(frames: torch.Tensor, cfg: AugmentConfig, log_floor: float, b
     out = torch.log(mag + log_floor)
     keep = rand(b, 1) >= cfg.probability
     return torch.where(keep, frames, out)
+
+
+def vary_level(frames: torch.Tensor, labels: torch.Tensor, cfg: AugmentConfig, log_floor: float,
+               silent_dynamics: int, noise: StepNoise | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Move a share (``cfg.level_probability``) of the frames by a gain drawn from ``cfg.level_db`` and
+    mark their dynamics unknown (-1) in every voice slot; silent rows keep their silent label."""
+    b = frames.shape[0]
+    dev = frames.device
+    chance = noise.rand(b) if noise is not None else torch.rand(b, device=dev)
+    draw = noise.rand(b) if noise is not None else torch.rand(b, device=dev)
+    lo, hi = cfg.level_db
+    gain = 10 ** ((lo + (hi - lo) * draw) / 20)
+    chosen = chance < cfg.level_probability
+    mag = (frames.exp() - log_floor).clamp(min=0) * gain.unsqueeze(1)
+    out = torch.where(chosen.unsqueeze(1), torch.log(mag + log_floor), frames)
+    new_labels = labels.clone()
+    for column in range(2, labels.shape[1], 4):  # each voice slot's dynamics
+        dynamics = labels[:, column]
+        forget = chosen & (dynamics >= 0) & (dynamics != silent_dynamics)
+        new_labels[:, column] = torch.where(forget, torch.full_like(dynamics, -1), dynamics)
+    return out, new_labels
 
 
 def label_values(vocabulary: dict, device=None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -31,7 +31,7 @@ from ..models.vae import CrossModalVAE, ModelConfig
 from ..spectral import SpectralConfig
 from . import distributed
 from .arrays import SplitRows, split_rows, vocabulary_for
-from .augment import AugmentConfig, augment_frames, label_values, transpose_frames
+from .augment import AugmentConfig, augment_frames, label_values, transpose_frames, vary_level
 from .perceptual import descriptor_distance_loss, frame_descriptors
 
 CHECKPOINT_FILENAME = "checkpoint.pt"
@@ -309,6 +309,7 @@ class _Steps:
     y_val: torch.Tensor
     here: distributed.World
     precision: str = "32"
+    silent_dynamics: int = -2  # the vocabulary's silent dynamics class (-2: none), kept by vary_level
 
     @functools.cached_property
     def frequencies(self) -> torch.Tensor:
@@ -336,7 +337,8 @@ class _Steps:
             val_rows, y_val = arrays.train[:CHUNK], arrays.y_train[:CHUNK]
         return cls(train_cfg, loader, sampler, dev, label_values(vocab, dev), AugmentConfig(**train_cfg.augment_config),
                    dataset.spectral, steps_per_epoch, steps_per_epoch * train_cfg.epochs, dataset.frames, val_rows,
-                   y_val, here, precision)
+                   y_val, here, precision,
+                   vocab["dynamics"].index("silent") if "silent" in vocab["dynamics"] else -2)
 
 
 class _StepLoss(torch.nn.Module):
@@ -383,6 +385,8 @@ def _train_epoch(step_loss: torch.nn.Module, optimizer, scaler, epoch: int, run:
         if cfg.augment:
             if run.aug_cfg.shift_probability > 0:
                 xb, yb = transpose_frames(xb, yb, run.values, run.aug_cfg, bins_per_semitone, floor_value, noise)
+            if run.aug_cfg.level_probability > 0:
+                xb, yb = vary_level(xb, yb, run.aug_cfg, spectral.log_floor, run.silent_dynamics, noise)
             xb = augment_frames(xb, run.aug_cfg, spectral.log_floor, spectral.bins_per_octave, noise)
         beta = beta_at(epoch + step / run.steps_per_epoch, cfg.warmup_fraction * cfg.epochs, cfg.beta_max)
         descriptors = frame_descriptors(xb, run.frequencies, spectral.log_floor) if cfg.perceptual_weight else None

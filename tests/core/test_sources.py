@@ -209,6 +209,52 @@ def test_transposition_moves_the_spectrum_and_the_pitch_label_together():
     assert torch.equal(shifted[to_d].argmax(1), torch.full((int(to_d.sum()),), 100 - 8))
 
 
+def test_level_variation_moves_the_level_and_forgets_only_the_dynamics_it_no_longer_shows():
+    import torch
+
+    from glissando.core.models.noise import StepNoise
+    from glissando.core.training.augment import AugmentConfig, vary_level
+
+    floor = 1e-4
+    frames = torch.full((400, 410), float(np.log(floor)))
+    frames[:, 100] = 0.0  # a peak of magnitude 1
+    silent_dynamics = 3
+    labels = torch.tensor([[5, 2, 1, 4]] * 300 + [[12, 6, silent_dynamics, 9]] * 100)  # notes, then silence
+    cfg = AugmentConfig(level_probability=0.5, level_db=(-30.0, 6.0))
+    out, new = vary_level(frames, labels, cfg, floor, silent_dynamics, StepNoise(seed=0, step=0))
+    db = 20 * torch.log10(out[:, 100].exp() - floor)
+    moved = db.abs() > 1e-3
+    assert 0.4 < moved.float().mean() < 0.6
+    assert db.min() >= -30.01 and db.max() <= 6.01 and db[moved].min() < -20  # far past a dynamics step
+    assert torch.equal(new[:, [0, 1, 3]], labels[:, [0, 1, 3]])  # pitch and instrument stay true
+    notes = torch.arange(400) < 300
+    assert torch.all(new[moved & notes, 2] == -1) and torch.all(new[~moved, 2] == labels[~moved, 2])
+    assert torch.all(new[~notes, 2] == silent_dynamics)  # silence is silent at any level
+
+
+def test_strong_colouring_that_keeps_the_level_leaves_each_frames_energy():
+    import torch
+
+    from glissando.core.models.noise import StepNoise
+    from glissando.core.training.augment import AugmentConfig, augment_frames
+
+    floor = 1e-4
+    rng = np.random.default_rng(0)
+    mags = rng.random((64, 410)) ** 8  # peaky spectra
+    frames = torch.from_numpy(np.log(mags + floor)).float()
+
+    def energy_db(f):
+        return 10 * torch.log10(((f.exp() - floor).clamp(min=0) ** 2).sum(1))
+
+    strong = dict(probability=1.0, gain_db=0.0, tilt_db_per_octave=6.0, eq_db=6.0, detune_bins=0.0,
+                  noise_db=(-200.0, -199.0))
+    kept = augment_frames(frames, AugmentConfig(**strong, keep_level=True), floor, noise=StepNoise(seed=0, step=0))
+    free = augment_frames(frames, AugmentConfig(**strong), floor, noise=StepNoise(seed=0, step=0))
+    assert (energy_db(kept) - energy_db(frames)).abs().max() < 0.05
+    assert (energy_db(free) - energy_db(frames)).abs().max() > 1.0  # what keep_level prevents
+    assert (kept - frames).abs().max() > 0.3  # yet the colour changed
+
+
 def test_a_models_own_test_groups_fix_the_test_side(tiny_dataset):
     side = group_split(tiny_dataset, seed=0)
     mine = sorted({(n.instrument, n.midi) for n, s in zip(tiny_dataset.notes, side) if s == TEST and not n.silent})
