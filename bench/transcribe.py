@@ -5,6 +5,11 @@ the same audio, the first step of any transcription; and, when basic-pitch is in
 alternately with ours: its speed as a ratio, and its note F1 beside ours.
 
     .venv/bin/python bench/transcribe.py [--notes 24] [--memory]
+    .venv/bin/python bench/transcribe.py --duets --model MIXTURE_MODEL   # two instruments at once
+
+--duets measures polyphonic transcription (issue 15): pairs of instruments, each playing its own melody,
+mixed at equal velocity ranges; note F1 over both parts together (mir_eval, onsets within 50 ms), the
+share of reference notes found, and the share of found notes named with the instrument that played them.
 
 basic-pitch is optional (not in any extra the project installs); it declares TensorFlow, which is not
 needed with onnxruntime:
@@ -80,15 +85,64 @@ def basic_pitch_notes(bp, wav: Path) -> list:
     return [SimpleNamespace(start=s, end=e, midi=int(m)) for s, e, m, _, _ in events]
 
 
+DUETS = [("flute", "cello"), ("trumpet", "trombone"), ("violin", "clarinet"), ("oboe", "bassoon"),
+         ("alto_sax", "contrabass"), ("viola", "french_horn"), ("piano", "tuba")]
+
+
+def duets(session, renderer, n_notes: int) -> None:
+    """Speed and note F1 of a (mixture) model on two-instrument duets."""
+    import mir_eval
+
+    from glissando.core.units import midi_to_hz
+
+    rtfs, ratios, f1s, found, named = [], [], [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, (a, b) in enumerate(DUETS):
+            parts = [(inst, melody(inst, n_notes, seed=10 + 2 * k + j)) for j, inst in enumerate((a, b))]
+            audio = [renderer.render_sequence(INSTRUMENTS[inst].gm_program, ev) for inst, ev in parts]
+            mix = np.zeros(max(map(len, audio)), np.float32)
+            for x in audio:
+                mix[: len(x)] += x
+            wav = Path(tmp) / f"{a}+{b}.wav"
+            sf.write(str(wav), mix, SR)
+            if k == 0:
+                transcribe(session, wav)  # warm-up
+            t0 = time.perf_counter()
+            notes, _ = transcribe(session, wav)
+            took = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            log_frames_long(mix)
+            reference = time.perf_counter() - t0
+            events = [(s, e, m, inst) for inst, ev in parts for s, e, m, _ in ev]
+            ref_i = np.array([[s, e] for s, e, _, _ in events])
+            est_i = np.array([[n.start, n.end] for n in notes]).reshape(-1, 2)
+            matched = mir_eval.transcription.match_notes(ref_i, midi_to_hz([m for _, _, m, _ in events]), est_i,
+                                                          midi_to_hz([n.midi for n in notes]), onset_tolerance=0.05,
+                                                          offset_ratio=None)
+            f1s.append(note_f1([(s, e, m, 0) for s, e, m, _ in events], notes))
+            found.append(len(matched) / len(events))
+            named.append(np.mean([notes[j].instrument == events[i][3] for i, j in matched]) if matched else 0.0)
+            rtfs.append(len(mix) / SR / took)
+            ratios.append(reference / took)
+            print(f"{a + '+' + b:22} {len(mix) / SR:5.1f} s  {rtfs[-1]:6.1f}x real time  F1 {f1s[-1]:.3f}  "
+                  f"found {found[-1]:.0%}  instrument right {named[-1]:.0%}  ({len(notes)} notes for {len(events)})")
+    print(f"duets: rtf_median={statistics.median(rtfs):.1f} speed_vs_numpy_analysis={statistics.median(ratios):.2f} "
+          f"f1_mean={np.mean(f1s):.3f} found_mean={np.mean(found):.3f} instrument_right_mean={np.mean(named):.3f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--notes", type=int, default=24)
     ap.add_argument("--memory", action="store_true", help="also transcribe 30 minutes and report peak memory")
     ap.add_argument("--model", help="model to measure (default: the shipped one)")
     ap.add_argument("--device", default="cpu", help="the model session's device: cpu, cuda or auto")
+    ap.add_argument("--duets", action="store_true", help="two instruments at once (a mixture model's task)")
     args = ap.parse_args()
     renderer = SoundFontRenderer(default_soundfont_paths()["TimGM6mb"])
     session = ModelSession(args.model, device=args.device)
+    if args.duets:
+        duets(session, renderer, args.notes)
+        return
     bp = basic_pitch_model()
     rtfs, ratios, f1s, bp_ratios, bp_f1s = [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
