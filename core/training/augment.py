@@ -32,7 +32,7 @@ class AugmentConfig:
     # Level moved far beyond the dynamics' steps, on a share of the frames whose dynamics label is then
     # forgotten: banks sit up to 20 dB apart for one instrument and dynamic, so pitch, instrument and
     # "silent" must not be learnt from level, while the untouched frames still teach dynamics by it.
-    level_probability: float = 0.0
+    level_probability: float = 0.3
     level_db: tuple = (-30.0, 6.0)
 
     def to_dict(self) -> dict:

@@ -80,6 +80,12 @@ def _evaluation_section(ev: dict) -> list[str]:
     return lines
 
 
+def _level_note(augment: dict) -> str:
+    share = augment.get("level_probability", 0)
+    return f", level moved {augment['level_db'][0]:g} to +{augment['level_db'][1]:g} dB on {share:.0%} of the " \
+        "frames (their dynamics label dropped)" if share else ""
+
+
 def _loso_section(loso: dict) -> list[str]:
     sources = loso["sources"]
     lines = ["## Leave one source out: sounds the model never heard", "",
@@ -89,7 +95,8 @@ def _loso_section(loso: dict) -> list[str]:
              f"{loso['train_config'].get('epochs')} epochs, transposition "
              f"{loso['train_config'].get('augment_config', {}).get('shift_probability', 0):g} "
              f"(up to {loso['train_config'].get('augment_config', {}).get('shift_semitones', 0)} semitones), "
-             f"dropout {loso.get('model_overrides', {}).get('dropout', 0):g}.", "",
+             f"dropout {loso.get('model_overrides', {}).get('dropout', 0):g}"
+             f"{_level_note(loso['train_config'].get('augment_config', {}))}.", "",
              "| left out | notes | pitch | pitch class | octave | dynamics | instrument | melody F1 "
              "| melodies: instrument |",
              "|---|---|---|---|---|---|---|---|---|"]

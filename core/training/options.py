@@ -62,9 +62,9 @@ def add_training_options(parser) -> list[argparse.Action]:
         add("--eq-keep-level", action="store_true",
             help="rescale the EQ and tilt to keep each frame's energy, so that they may be strong "
                  "without touching the level that carries dynamics"),
-        add("--vary-level", type=number(float, 0, 1, "a share from 0 to 1"), default=0.0,
+        add("--vary-level", type=number(float, 0, 1, "a share from 0 to 1"), default=0.3,
             help="share of training frames moved -30 to +6 dB in level, their dynamics label dropped: "
-                 "pitch, instrument and silence learnt apart from level (0-1, default 0)"),
+                 "pitch, instrument and silence learnt apart from level (0-1, default 0.3)"),
         add("--dropout", type=number(float, 0, 0.95, "a number from 0 to 0.95"), default=0.2,
             help="dropout in the conv encoder's head (0-0.95, default 0.2)"),
         add("--perceptual", type=number(float, 0, 100, "a weight from 0 to 100"), default=0.0,
@@ -125,7 +125,7 @@ def train_config(args):
         cfg.augment_config["eq_db"] = args.eq_db
         cfg.augment_config["tilt_db_per_octave"] = args.eq_db
     cfg.augment_config["keep_level"] = bool(getattr(args, "eq_keep_level", False))
-    cfg.augment_config["level_probability"] = getattr(args, "vary_level", 0.0)
+    cfg.augment_config["level_probability"] = getattr(args, "vary_level", 0.3)
     if args.beta_max is not None:
         cfg.beta_max = args.beta_max
     return cfg
