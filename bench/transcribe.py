@@ -85,6 +85,17 @@ def basic_pitch_notes(bp, wav: Path) -> list:
     return [SimpleNamespace(start=s, end=e, midi=int(m)) for s, e, m, _, _ in events]
 
 
+def timed_transcription(session, wav: Path, audio: np.ndarray) -> tuple[list, float, float]:
+    """The notes of ``wav``, the seconds they took, and the seconds nsgt's numpy analysis of the same audio
+    (the reference every ratio here is against) takes."""
+    t0 = time.perf_counter()
+    notes, _ = transcribe(session, wav)
+    took = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    log_frames_long(audio)
+    return notes, took, time.perf_counter() - t0
+
+
 DUETS = [("flute", "cello"), ("trumpet", "trombone"), ("violin", "clarinet"), ("oboe", "bassoon"),
          ("alto_sax", "contrabass"), ("viola", "french_horn"), ("piano", "tuba")]
 
@@ -107,12 +118,7 @@ def duets(session, renderer, n_notes: int) -> None:
             sf.write(str(wav), mix, SR)
             if k == 0:
                 transcribe(session, wav)  # warm-up
-            t0 = time.perf_counter()
-            notes, _ = transcribe(session, wav)
-            took = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            log_frames_long(mix)
-            reference = time.perf_counter() - t0
+            notes, took, reference = timed_transcription(session, wav, mix)
             events = [(s, e, m, inst) for inst, ev in parts for s, e, m, _ in ev]
             ref_i = np.array([[s, e] for s, e, _, _ in events])
             est_i = np.array([[n.start, n.end] for n in notes]).reshape(-1, 2)
@@ -157,12 +163,7 @@ def main() -> None:
         if bp:
             basic_pitch_notes(bp, files[0][3])
         for inst, events, audio, wav in files:
-            t0 = time.perf_counter()
-            notes, _ = transcribe(session, wav)
-            took = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            log_frames_long(audio)
-            reference = time.perf_counter() - t0
+            notes, took, reference = timed_transcription(session, wav, audio)
             f1 = note_f1(events, notes)
             rtfs.append(len(audio) / SR / took)
             ratios.append(reference / took)

@@ -39,6 +39,11 @@ class AugmentConfig:
         return asdict(self)
 
 
+def _uniform(noise: StepNoise | None, device, rows: int, *shape: int) -> torch.Tensor:
+    """Uniform [0, 1) numbers: the training step's (``noise``), else torch's global generator."""
+    return noise.rand(rows, *shape) if noise is not None else torch.rand((rows, *shape), device=device)
+
+
 def augment_frames(frames: torch.Tensor, cfg: AugmentConfig, log_floor: float, bins_per_octave: int = 48,
                    noise: StepNoise | None = None) -> torch.Tensor:
     """Random gain, tilt, EQ, detune and noise on a share of the frames; ``noise`` draws the numbers (training:
@@ -46,11 +51,8 @@ def augment_frames(frames: torch.Tensor, cfg: AugmentConfig, log_floor: float, b
     b, n = frames.shape
     dev = frames.device
 
-    def rand(*shape: int) -> torch.Tensor:
-        return noise.rand(*shape) if noise is not None else torch.rand(shape, device=dev)
-
     def u(lo, hi):
-        return rand(b, 1) * (hi - lo) + lo
+        return _uniform(noise, dev, b, 1) * (hi - lo) + lo
 
     mag = (frames.exp() - log_floor).clamp(min=0)
     k = torch.arange(n, device=dev, dtype=frames.dtype).unsqueeze(0)
@@ -76,7 +78,7 @@ def augment_frames(frames: torch.Tensor, cfg: AugmentConfig, log_floor: float, b
     floor_noise = noise.randn(b, n) if noise is not None else torch.randn((b, n), device=dev)
     mag = mag + noise_amp * floor_noise.abs()
     out = torch.log(mag + log_floor)
-    keep = rand(b, 1) >= cfg.probability
+    keep = _uniform(noise, dev, b, 1) >= cfg.probability
     return torch.where(keep, frames, out)
 
 
@@ -86,8 +88,7 @@ def vary_level(frames: torch.Tensor, labels: torch.Tensor, cfg: AugmentConfig, l
     mark their dynamics unknown (-1) in every voice slot; silent rows keep their silent label."""
     b = frames.shape[0]
     dev = frames.device
-    chance = noise.rand(b) if noise is not None else torch.rand(b, device=dev)
-    draw = noise.rand(b) if noise is not None else torch.rand(b, device=dev)
+    chance, draw = _uniform(noise, dev, b), _uniform(noise, dev, b)
     lo, hi = cfg.level_db
     gain = 10 ** ((lo + (hi - lo) * draw) / 20)
     chosen = chance < cfg.level_probability

@@ -124,8 +124,8 @@ def train_config(args):
     if args.eq_db is not None:
         cfg.augment_config["eq_db"] = args.eq_db
         cfg.augment_config["tilt_db_per_octave"] = args.eq_db
-    cfg.augment_config["keep_level"] = bool(getattr(args, "eq_keep_level", False))
-    cfg.augment_config["level_probability"] = getattr(args, "vary_level", 0.3)
+    cfg.augment_config["keep_level"] = args.eq_keep_level
+    cfg.augment_config["level_probability"] = args.vary_level
     if args.beta_max is not None:
         cfg.beta_max = args.beta_max
     return cfg
