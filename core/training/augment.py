@@ -84,14 +84,18 @@ def augment_frames(frames: torch.Tensor, cfg: AugmentConfig, log_floor: float, b
 
 def vary_level(frames: torch.Tensor, labels: torch.Tensor, cfg: AugmentConfig, log_floor: float,
                silent_dynamics: int, noise: StepNoise | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Move a share (``cfg.level_probability``) of the frames by a gain drawn from ``cfg.level_db`` and
-    mark their dynamics unknown (-1) in every voice slot; silent rows keep their silent label."""
+    """Move a share (``cfg.level_probability``) of the single-note frames by a gain drawn from
+    ``cfg.level_db`` and mark their dynamics unknown (-1); silent rows keep their silent label. Mixtures
+    keep their level: a pp voice under an ff one already sits near the floor, and 30 dB less would bury
+    it while its label still says it sounds (a small three-voice model then found both
+    notes of 55% of its duets instead of 79%)."""
     b = frames.shape[0]
     dev = frames.device
     chance, draw = _uniform(noise, dev, b), _uniform(noise, dev, b)
     lo, hi = cfg.level_db
     gain = 10 ** ((lo + (hi - lo) * draw) / 20)
-    chosen = chance < cfg.level_probability
+    sounding_voices = (labels[:, 2::4] != silent_dynamics).sum(dim=1)
+    chosen = (chance < cfg.level_probability) & (sounding_voices <= 1)
     mag = (frames.exp() - log_floor).clamp(min=0) * gain.unsqueeze(1)
     out = torch.where(chosen.unsqueeze(1), torch.log(mag + log_floor), frames)
     new_labels = labels.clone()

@@ -231,6 +231,14 @@ def test_level_variation_moves_the_level_and_forgets_only_the_dynamics_it_no_lon
     assert torch.all(new[moved & notes, 2] == -1) and torch.all(new[~moved, 2] == labels[~moved, 2])
     assert torch.all(new[~notes, 2] == silent_dynamics)  # silence is silent at any level
 
+    # In a two-voice model, duets keep their level and dynamics: their quieter voice would sink under the floor.
+    duet, single = [5, 2, 1, 4, 9, 3, 0, 2], [5, 2, 1, 4, 12, 6, silent_dynamics, 9]
+    two_voices = torch.tensor([duet] * 200 + [single] * 200)
+    out, new = vary_level(frames, two_voices, cfg, floor, silent_dynamics, StepNoise(seed=0, step=0))
+    moved = (out[:, 100] - frames[:, 100]).abs() > 1e-3
+    assert not moved[:200].any() and torch.equal(new[:200], two_voices[:200])
+    assert 0.4 < moved[200:].float().mean() < 0.6 and torch.all(new[200:][moved[200:], 2] == -1)
+
 
 def test_strong_colouring_that_keeps_the_level_leaves_each_frames_energy():
     import torch
