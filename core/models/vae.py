@@ -248,9 +248,14 @@ class CrossModalVAE(nn.Module):
             extra = c.symbol_weight * rec_y + beta * (kl_y + c.cross_weight * cross)
             if c.cross_decode_weight:
                 sig_to_sym = self.symbol_nll(self.decode_symbols(z_x[labeled]), y)
-                sym_to_sig = gaussian_nll(x[labeled], *self.decode_signal(z_y))
+                # Labels -> spectrum only where the labels say all the spectrum shows: a frame whose
+                # dynamics are unknown (level variation moved it up to 30 dB) would teach the labels'
+                # sound a random level, and the renders of every instrument drifted towards others'.
+                complete = (y >= 0).all(dim=1).float()
+                sym_to_sig = gaussian_nll(x[labeled], *self.decode_signal(z_y)) * complete
                 extra = extra + c.cross_decode_weight * (c.symbol_weight * sig_to_sym + sym_to_sig)
                 parts["signal_to_symbol"] = sig_to_sym.mean().item()
+                parts["symbol_to_signal"] = (sym_to_sig.sum() / complete.sum().clamp(min=1)).item()
             total = total.clone()
             total[labeled] = total[labeled] + extra
             parts.update(rec_symbol=rec_y.mean().item(), kl_symbol=kl_y.mean().item(), cross_kl=cross.mean().item())

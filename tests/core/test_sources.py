@@ -240,6 +240,35 @@ def test_level_variation_moves_the_level_and_forgets_only_the_dynamics_it_no_lon
     assert 0.4 < moved[200:].float().mean() < 0.6 and torch.all(new[200:][moved[200:], 2] == -1)
 
 
+def test_labels_learn_their_sound_only_from_frames_whose_labels_are_all_known():
+    """A level-varied frame (dynamics unknown) still trains the signal side, but not the labels -> spectrum
+    decoding: its level says nothing about the labels' own sound."""
+    import torch
+
+    from glissando.core.models.noise import StepNoise
+    from glissando.core.models.vae import CrossModalVAE, ModelConfig
+
+    vocab = {"pitch_class": ["C", "E", "silent"], "octave": ["4", "silent"], "dynamics": ["pp", "ff", "silent"],
+             "instrument": ["flute", "silent"]}
+    torch.manual_seed(0)
+    model = CrossModalVAE(ModelConfig(n_bins=16, latent_dim=4, vocabulary=vocab, signal_hidden=8, symbol_hidden=8,
+                                      arch="paper"))
+    x = torch.randn(2, 16)
+    labels = torch.tensor([[0, 0, 1, 0], [1, 0, -1, 0]])  # the second frame's dynamics unknown
+
+    def parts(frames):
+        return model.loss(frames, labels, beta=1.0, noise=StepNoise(seed=0, step=0))[1]
+
+    louder = x.clone()
+    louder[1] += 3.0
+    before, after = parts(x), parts(louder)
+    assert after["rec_signal"] != before["rec_signal"]  # the signal side hears the change ...
+    assert after["symbol_to_signal"] == before["symbol_to_signal"]  # ... the labels' decoding does not
+    changed = x.clone()
+    changed[0] += 3.0
+    assert parts(changed)["symbol_to_signal"] != before["symbol_to_signal"]  # a fully labelled frame teaches it
+
+
 def test_strong_colouring_that_keeps_the_level_leaves_each_frames_energy():
     import torch
 
