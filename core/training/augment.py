@@ -87,8 +87,8 @@ def vary_level(frames: torch.Tensor, labels: torch.Tensor, cfg: AugmentConfig, l
     """Move a share (``cfg.level_probability``) of the single-note frames by a gain drawn from
     ``cfg.level_db`` and mark their dynamics unknown (-1); silent rows keep their silent label. Mixtures
     keep their level: a pp voice under an ff one already sits near the floor, and 30 dB less would bury
-    it while its label still says it sounds (a small three-voice model then found both
-    notes of 55% of its duets instead of 79%)."""
+    it while its label still says it sounds (a small three-voice model then found both notes of 55% of
+    its duets instead of 79%)."""
     b = frames.shape[0]
     dev = frames.device
     chance, draw = _uniform(noise, dev, b), _uniform(noise, dev, b)
