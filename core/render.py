@@ -120,6 +120,13 @@ REPEAT_SILENCE = 0.015
 REPEAT_FADE = 0.01  # the shortest fade out before that silence: no click
 
 
+# A piano's struck string dies away while the key is held; the model decodes one spectrum per label (the
+# mean of the note's sustained frames), which held alone is an organ tone. Decay in dB per second from
+# the attack: the median over the four training banks' pianos at mf fell 6 dB/s at C1, 12 at C4 and
+# 24-34 from C5 up (fitted over 0.9 s of each note); this line follows it, clamped at both ends.
+DECAY_DB_PER_SECOND = {"piano": lambda midi: float(np.clip(0.35 * (midi - 21), 5.0, 25.0))}
+
+
 def note_envelope(voice: list[Note], n_samples: int, sample_rate: int, settings: RenderSettings) -> np.ndarray:
     env = np.zeros(n_samples, dtype=np.float32)
     following = {id(n): m for n, m in zip(voice, voice[1:])}
@@ -136,6 +143,9 @@ def note_envelope(voice: list[Note], n_samples: int, sample_rate: int, settings:
         att = max(1, int(settings.attack * sample_rate))
         seg = np.ones(max(0, e - a), dtype=np.float32)
         seg[: min(att, len(seg))] = np.linspace(0, 1, att, endpoint=False, dtype=np.float32)[: len(seg)]
+        decay = DECAY_DB_PER_SECOND.get(note.instrument)
+        if decay is not None:
+            seg *= (10 ** (-decay(note.midi) / 20 * np.arange(len(seg)) / sample_rate)).astype(np.float32)
         env[a:e] = np.maximum(env[a:e], seg)
         level = seg[-1] if len(seg) else 0.0
         env[e:r] = np.maximum(env[e:r], np.linspace(level, 0, max(r - e, 0), dtype=np.float32))
