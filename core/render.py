@@ -123,7 +123,7 @@ REPEAT_FADE = 0.01  # the shortest fade out before that silence: no click
 # A piano's struck string dies away while the key is held; the model decodes one spectrum per label (the
 # mean of the note's sustained frames), which held alone is an organ tone. Decay in dB per second from
 # the attack: the median over the four training banks' pianos at mf fell 6 dB/s at C1, 12 at C4 and
-# 24-34 from C5 up (fitted over 0.9 s of each note); this line follows it, clamped at both ends.
+# 17-34 from C5 up (fitted over 0.9 s of each note); this line follows it, clamped at both ends.
 DECAY_DB_PER_SECOND = {"piano": lambda midi: float(np.clip(0.35 * (midi - 21), 5.0, 25.0))}
 
 
