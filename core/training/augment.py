@@ -94,15 +94,14 @@ def vary_level(frames: torch.Tensor, labels: torch.Tensor, cfg: AugmentConfig, l
     chance, draw = _uniform(noise, dev, b), _uniform(noise, dev, b)
     lo, hi = cfg.level_db
     gain = 10 ** ((lo + (hi - lo) * draw) / 20)
-    sounding_voices = (labels[:, 2::4] != silent_dynamics).sum(dim=1)
-    chosen = (chance < cfg.level_probability) & (sounding_voices <= 1)
+    dynamics = labels[:, 2::4]  # each voice slot's dynamics
+    sounding = dynamics != silent_dynamics
+    chosen = (chance < cfg.level_probability) & (sounding.sum(dim=1) <= 1)
     mag = (frames.exp() - log_floor).clamp(min=0) * gain.unsqueeze(1)
     out = torch.where(chosen.unsqueeze(1), torch.log(mag + log_floor), frames)
     new_labels = labels.clone()
-    for column in range(2, labels.shape[1], 4):  # each voice slot's dynamics
-        dynamics = labels[:, column]
-        forget = chosen & (dynamics >= 0) & (dynamics != silent_dynamics)
-        new_labels[:, column] = torch.where(forget, torch.full_like(dynamics, -1), dynamics)
+    forget = chosen.unsqueeze(1) & (dynamics >= 0) & sounding
+    new_labels[:, 2::4] = torch.where(forget, torch.full_like(dynamics, -1), dynamics)
     return out, new_labels
 
 
