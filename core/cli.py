@@ -108,7 +108,7 @@ def cmd_make_dataset(args) -> int:
         ds = build_dataset(Path(args.out), soundfont=fonts, instruments=instruments,
                            dynamics=[d.strip() for d in args.dynamics.split(",")], sol_folder=args.import_sol,
                            nsynth_folder=args.import_nsynth, csv_file=args.csv, variations=args.variations,
-                           mixtures=args.mixtures, single_notes=not args.only_mixtures,
+                           mixtures=args.mixtures, single_notes=not args.only_mixtures, kindred=args.kindred,
                            frames_per_note=args.frames_per_note, warn=warn, progress=bar)
     except KeyboardInterrupt:
         bar.close()
@@ -601,6 +601,9 @@ def _add_make_dataset(sub) -> None:
     d.add_argument("--only-mixtures", action="store_true",
                    help="the banks' mixtures without their single notes: train on it together with a single-note "
                         "data set (train --data NOTES MIXTURES)")
+    d.add_argument("--kindred", action="store_true",
+                   help="also render each instrument's kin from the same banks under its name, over the notes both "
+                        "play: soprano, tenor and baritone sax as alto sax, piccolo as flute, cor anglais as oboe")
     d.add_argument("--frames-per-note", type=_number(int, 1, 1000, "1 to 1000"), default=24,
                    help="sustained frames kept per note (1-1000, default 24)")
     d.add_argument("--instruments", help="comma-separated instrument names (default: the preset's)")

@@ -21,6 +21,7 @@ from .labels import (
     SOL_ABBREVIATIONS,
     TRAINING_VELOCITY,
     canonical_dynamics,
+    rendered_presets,
     velocity_to_dynamics,
 )
 from .soundfont import NOTE_TOTAL_SAMPLES, SoundFontRenderer, source_name
@@ -70,12 +71,11 @@ def _file_note(path: Path, record: NoteRecord) -> PendingNote:
 
 
 def soundfont_notes(soundfont: Path, instruments: Iterable[str], dynamics: Iterable[str], warn: WarnFn,
-                    variations: int = 0) -> list[PendingNote]:
+                    variations: int = 0, kindred: bool = False) -> list[PendingNote]:
     """Every note of each instrument's full range at each dynamic, plus ``variations`` augmented
     renderings of each (vibrato, room, colouring, noise: see variation.py). An instrument the bank
-    has no preset for is reported and left out; the bank's other instruments still build."""
-    from .variation import apply_variation, draw_variation, pitch_contour
-
+    has no preset for is reported and left out; the bank's other instruments still build. ``kindred``:
+    the instruments' kindred presets too (labels.Kin), under the instrument's label."""
     renderer = SoundFontRenderer(soundfont)
     collection = source_name(soundfont)
     unknown = [n for n in instruments if n not in INSTRUMENTS]
@@ -88,30 +88,46 @@ def soundfont_notes(soundfont: Path, instruments: Iterable[str], dynamics: Itera
             warn(f"{soundfont}: no preset for {name} (GM program {inst.gm_program + 1}); "
                  f"{name} comes from the other sources")
             continue
-        for midi in range(inst.low, inst.high + 1):
-            for dyn in dynamics:
-                velocity = TRAINING_VELOCITY[canonical_dynamics(dyn)]
-                ident = renderer.identity(inst.gm_program, midi, velocity)
-                for k in range(variations + 1):
-                    record = NoteRecord(source=f"{soundfont.name}:{inst.gm_program}:{midi}:{velocity}", midi=midi,
-                                        dynamics=dyn, instrument=name, extra={"soundfont": soundfont.name},
-                                        collection=collection)
-                    if k == 0:
-                        def render_plain(p=inst.gm_program, m=midi, v=velocity):
-                            return renderer.render_note(p, m, v)
-                        pending.append(PendingNote(record, ident, render_plain))
-                        continue
-                    # One seed per (bank, note, dynamic, k): the same variation every rebuild, a different
-                    # one for every note.
-                    seed = zlib.crc32(f"{collection}:{name}:{midi}:{dyn}:{k}".encode())
-                    var = draw_variation(seed)
-                    record.variation = seed
+        for program, low, high in rendered_presets(inst) if kindred else [(inst.gm_program, inst.low, inst.high)]:
+            if not renderer.has_program(program):
+                continue  # a kindred preset only adds variety: the instrument's own is there
+            for midi in range(low, high + 1):
+                for dyn in dynamics:
+                    pending += _soundfont_note(renderer, collection, soundfont, name, program, midi, dyn, variations)
+    return pending
 
-                    def load(p=inst.gm_program, m=midi, v=velocity, var=var):
-                        sr = renderer.sample_rate
-                        audio = renderer.render_note(p, m, v, bend_cents=pitch_contour(var, NOTE_TOTAL_SAMPLES, sr))
-                        return apply_variation(audio, var, sr)
-                    pending.append(PendingNote(record, {**ident, "variation": var.to_dict()}, load))
+
+def _soundfont_note(renderer: SoundFontRenderer, collection: str, soundfont: Path, name: str, program: int, midi: int,
+                    dyn: str, variations: int) -> list[PendingNote]:
+    """One note as the bank gives it, then ``variations`` augmented renderings of it."""
+    from .variation import apply_variation, draw_variation, pitch_contour
+
+    velocity = TRAINING_VELOCITY[canonical_dynamics(dyn)]
+    ident = renderer.identity(program, midi, velocity)
+    own = program == INSTRUMENTS[name].gm_program
+    extra = {"soundfont": soundfont.name} | ({} if own else {"program": program})
+    pending = []
+    for k in range(variations + 1):
+        record = NoteRecord(source=f"{soundfont.name}:{program}:{midi}:{velocity}", midi=midi, dynamics=dyn,
+                            instrument=name, extra=dict(extra),
+                            collection=collection)
+        if k == 0:
+            def render_plain(p=program, m=midi, v=velocity):
+                return renderer.render_note(p, m, v)
+            pending.append(PendingNote(record, ident, render_plain))
+            continue
+        # One seed per (bank, preset, note, dynamic, k): the same variation every rebuild, a different one for
+        # every note. The instrument's own preset keeps the seeds it always had, so cached renderings stay valid.
+        key = f"{collection}:{name}:{midi}:{dyn}:{k}" if own else f"{collection}:{name}:{program}:{midi}:{dyn}:{k}"
+        var = draw_variation(zlib.crc32(key.encode()))
+        record.variation = var.seed
+
+        def load(p=program, m=midi, v=velocity, var=var):
+            sr = renderer.sample_rate
+            audio = renderer.render_note(p, m, v, bend_cents=pitch_contour(var, NOTE_TOTAL_SAMPLES, sr))
+            return apply_variation(audio, var, sr)
+        pending.append(PendingNote(record, {**ident, "variation": var.to_dict()}, load))
+    return pending
     return pending
 
 
@@ -214,6 +230,7 @@ def build_dataset(
     variations: int = 0,
     mixtures: int = 0,
     single_notes: bool = True,
+    kindred: bool = False,
     frames_per_note: int = FRAMES_PER_NOTE,
     config: SpectralConfig = SpectralConfig(),  # noqa: B008 (frozen: a shared default is safe)
     cache: Optional[FrameCache] = None,
@@ -226,7 +243,7 @@ def build_dataset(
     ``soundfont`` may name several banks: their notes make one data set, each note remembering its
     bank as its collection. ``variations`` augmented renderings of every SoundFont note are added, and
     ``mixtures`` mixtures of 2 and 3 notes from each bank (data/mixtures.py); ``single_notes`` False: the
-    banks give their mixtures only."""
+    banks give their mixtures only; ``kindred``: each instrument's kindred presets too (labels.Kin)."""
     cache = cache or FrameCache()
     fonts = [soundfont] if isinstance(soundfont, (str, Path)) else list(soundfont or [])
     names = [source_name(f) for f in fonts]
@@ -234,7 +251,7 @@ def build_dataset(
         raise GlissandoError(f"two SoundFonts share the name {max(names, key=names.count)!r}: "
                              "their notes could not be told apart")
     pending = _pending_notes(fonts if single_notes else [], list(instruments), list(dynamics), sol_folder,
-                             nsynth_folder, csv_file, variations, warn)
+                             nsynth_folder, csv_file, variations, warn, kindred)
     if mixtures:
         pending += _mixture_notes(fonts, list(instruments), list(dynamics), mixtures, warn)
     # Notes go to disk in shards as they are analysed (bounded memory); a build run again after an
@@ -250,11 +267,11 @@ def build_dataset(
 
 def _pending_notes(fonts: list, instruments: list[str], dynamics: list[str], sol_folder: Optional[Path],
                    nsynth_folder: Optional[Path], csv_file: Optional[Path], variations: int,
-                   warn: WarnFn) -> list[PendingNote]:
+                   warn: WarnFn, kindred: bool = False) -> list[PendingNote]:
     """Every note of every source given, not yet rendered or read."""
     pending: list[PendingNote] = []
     for font in fonts:
-        pending += soundfont_notes(Path(font), instruments, dynamics, warn, variations)
+        pending += soundfont_notes(Path(font), instruments, dynamics, warn, variations, kindred)
     if sol_folder:
         pending += sol_notes(Path(sol_folder), warn)
     if nsynth_folder:

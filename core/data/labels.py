@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from ..errors import GlissandoError
 from ..units import NOTE_NAMES, midi_octave
@@ -25,6 +25,15 @@ TRAINING_VELOCITY = {"pp": 16, "p": 32, "mf": 52, "f": 80, "ff": 127}
 MIDI_VELOCITY = {"pp": 33, "p": 49, "mf": 64, "f": 80, "ff": 112}
 
 
+class Kin(NamedTuple):
+    """A General MIDI preset of an instrument's family, over its own playing range (MIDI, inclusive)."""
+
+    name: str
+    program: int
+    low: int
+    high: int
+
+
 @dataclass(frozen=True)
 class Instrument:
     name: str
@@ -32,6 +41,13 @@ class Instrument:
     low: int  # full playing range, MIDI notes inclusive (orchestration references' written-to-sounding)
     high: int
     sol: tuple[str, ...] = ()
+    # Kindred General MIDI presets (program, low, high) rendered under this instrument's label, over the
+    # notes both ranges share: the other saxophones for the alto, the piccolo for the flute, the cor
+    # anglais for the oboe. A model that heard one alto sax per bank named a sax from a bank it never
+    # heard right 3-75% of the time; its family's other members, from the same banks, show it what a
+    # saxophone keeps from one sample set to the next. A user's tenor sax is then named alto sax, the
+    # nearest instrument the vocabulary has.
+    kin: tuple[Kin, ...] = ()
 
 
 INSTRUMENTS = {
@@ -46,11 +62,12 @@ INSTRUMENTS = {
         Instrument("trombone", 57, 34, 77, ("TbTb", "Tb")),
         Instrument("tuba", 58, 26, 65, ("BTb", "Tba")),
         Instrument("french_horn", 60, 34, 77, ("Hn",)),
-        Instrument("alto_sax", 65, 49, 81, ("ASax",)),
-        Instrument("oboe", 68, 58, 94, ("Ob",)),
+        Instrument("alto_sax", 65, 49, 81, ("ASax",), kin=(Kin("soprano sax", 64, 56, 87), Kin("tenor sax", 66, 44, 75),
+                                                                Kin("baritone sax", 67, 37, 68))),
+        Instrument("oboe", 68, 58, 94, ("Ob",), kin=(Kin("cor anglais", 69, 52, 84),)),
         Instrument("bassoon", 70, 34, 77, ("Bn",)),
         Instrument("clarinet", 71, 50, 94, ("ClBb",)),
-        Instrument("flute", 73, 59, 98, ("Fl",)),
+        Instrument("flute", 73, 59, 98, ("Fl",), kin=(Kin("piccolo", 72, 74, 108),)),
     ]
 }
 SOL_ABBREVIATIONS = {abbr: inst.name for inst in INSTRUMENTS.values() for abbr in inst.sol}
@@ -87,7 +104,18 @@ def canonical_dynamics(name: str) -> str:
 
 
 def instrument_for_program(program: int) -> Optional[str]:
+    """The instrument a General MIDI program is heard as: its own, else the one it is kin to."""
     for inst in INSTRUMENTS.values():
         if inst.gm_program == program:
             return inst.name
+    for inst in INSTRUMENTS.values():
+        if any(k.program == program for k in inst.kin):
+            return inst.name
     return None
+
+
+def rendered_presets(inst: Instrument) -> list[tuple[int, int, int]]:
+    """(program, low, high) of every preset a SoundFont renders for ``inst``: its own over its full range,
+    then its kin over the notes both ranges share."""
+    kin = [(k.program, max(k.low, inst.low), min(k.high, inst.high)) for k in inst.kin]
+    return [(inst.gm_program, inst.low, inst.high)] + [k for k in kin if k[1] <= k[2]]

@@ -55,6 +55,11 @@ def _model_section(meta: dict, path: Path) -> list[str]:
         f"- Trained for {training.get('seconds', 0) / 60:.1f} min on {training.get('device', '?')} "
         f"({training.get('hardware', '?')}).",
     ]
+    kin = training.get("kindred_presets")
+    if kin:
+        lines.insert(lines.index("## Data and training") + 3,
+                     "- Kindred presets of the same banks heard under an instrument's name, over the notes both play: "
+                     + "; ".join(f"{inst.replace('_', ' ')}: {', '.join(names)}" for inst, names in kin.items()) + ".")
     ranges = info.get("instrument_ranges", {})
     if ranges:
         spans = ", ".join(f"{k.replace('_', ' ')} {note_name(lo)}-{note_name(hi)}"

@@ -20,7 +20,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
-from ..data.labels import FAMILIES
+from ..data.labels import FAMILIES, INSTRUMENTS
 from ..data.store import Dataset, combine_datasets, load_dataset, read_rows
 from ..device import pick_device
 from ..errors import one_line
@@ -476,6 +476,17 @@ class RankStopped(GlissandoError):
     """Another process of a distributed run stopped or failed: this one has stopped too."""
 
 
+def kindred_presets(dataset: Dataset) -> dict[str, list[str]]:
+    """Instrument -> the names of the kindred presets (labels.Kin) among its notes."""
+    names = {(inst.name, k.program): k.name for inst in INSTRUMENTS.values() for k in inst.kin}
+    found: dict[str, set[str]] = {}
+    for note in dataset.notes:
+        program = note.extra.get("program")
+        if program is not None and (note.instrument, program) in names:
+            found.setdefault(note.instrument, set()).add(names[(note.instrument, program)])
+    return {inst: sorted(v) for inst, v in sorted(found.items())}
+
+
 def _training_info(data, dataset: Dataset, arrays: SplitRows, train_cfg: TrainConfig, history: list,
                    dev: torch.device, seconds: float, here: distributed.World, precision: str) -> dict:
     """The model file's info: instrument ranges, and how and on what the model was trained."""
@@ -486,6 +497,7 @@ def _training_info(data, dataset: Dataset, arrays: SplitRows, train_cfg: TrainCo
             "data": str(data) if isinstance(data, (str, Path)) else [str(p) for p in data],
             "notes": len(dataset.notes), "frames": int(len(dataset.frames)),
             "collections": [c for c in dataset.collections() if c not in train_cfg.exclude_collections],
+            "kindred_presets": kindred_presets(dataset),
             "train_frames": int(len(arrays.train)), "held_out": train_cfg.held_out,
             "validation": train_cfg.validation,
             "split": "instrument_pitch", "split_seed": train_cfg.seed, "test_groups": arrays.test_groups,

@@ -138,6 +138,31 @@ def test_a_bank_without_an_instrument_is_reported_and_the_others_build(tmp_path,
     assert any("GeneralUserGS.sf2" in w and "no preset for xylophone" in w for w in warnings)
 
 
+def test_kindred_presets_train_under_their_instruments_label_within_both_ranges(tmp_path, timgm6mb):
+    from glissando.core.data.labels import INSTRUMENTS, instrument_for_program
+
+    ds = importers.build_dataset(tmp_path / "d", soundfont=timgm6mb, instruments=["flute"], dynamics=["mf"],
+                                 silent_notes=0, kindred=True)
+    piccolo = [n for n in ds.notes if n.extra.get("program") == 72]
+    flute = [n for n in ds.notes if "program" not in n.extra]
+    assert {n.instrument for n in piccolo} == {"flute"}
+    # The piccolo's notes that the flute can play too: D5 (its lowest) up to the flute's D7.
+    assert sorted(n.midi for n in piccolo) == list(range(74, INSTRUMENTS["flute"].high + 1))
+    assert sorted(n.midi for n in flute) == list(range(INSTRUMENTS["flute"].low, INSTRUMENTS["flute"].high + 1))
+    # Really the other preset's samples, not the flute's again.
+    by_note = {}
+    for i, n in enumerate(ds.notes):
+        by_note.setdefault((n.midi, "program" in n.extra), []).append(ds.frames[ds.frame_note == i].astype(np.float32))
+    gap = np.mean([np.abs(by_note[(m, True)][0] - by_note[(m, False)][0]).mean() for m in range(74, 99)])
+    assert gap > 0.1, gap
+    # The model file records them, for its card.
+    from glissando.core.training.train import kindred_presets
+    assert kindred_presets(ds) == {"flute": ["piccolo"]}
+    # A MIDI track on a tenor sax or a piccolo is read as the instrument the model knows for it.
+    assert instrument_for_program(66) == "alto_sax" and instrument_for_program(72) == "flute"
+    assert instrument_for_program(65) == "alto_sax" and instrument_for_program(24) is None
+
+
 def _fake(path: str, spectral: SpectralConfig, dynamics: str) -> Dataset:
     notes = [NoteRecord(source="x", midi=60, dynamics=dynamics, instrument="flute", collection=path)]
     return Dataset(Path(path), spectral, notes, np.zeros((2, 410), np.float16), np.zeros(2, np.int32), [])
