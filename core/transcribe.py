@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .data.labels import FAMILIES, OCTAVES, PITCH_CLASSES, SILENT
 from .errors import UnknownFormat, one_line
@@ -83,14 +84,18 @@ def _block_frames(audio: np.ndarray, transform: NSGTransform, tn: TorchNSGT, ste
         for j, s in enumerate(group):
             seg = audio[s : s + L]
             batch[j, : len(seg)] = torch.from_numpy(seg)
-        mags = tn.forward(batch)[:, 1:-1, ::step].abs()
-        logs = torch.log(mags + floor).permute(0, 2, 1).numpy()
-        for j, s in enumerate(group):
+        keeps = []
+        for s in group:
             lo = 0 if s == 0 else keep_lo
             hi = L if s + L >= n else keep_hi
-            keep = (frame_pos >= lo) & (frame_pos < hi) & (s + frame_pos >= pad) & (s + frame_pos < n - pad)
-            frames.append(logs[j][keep])
-            times.append((s + frame_pos[keep] - pad) / transform.config.sample_rate)
+            keeps.append((frame_pos >= lo) & (frame_pos < hi) & (s + frame_pos >= pad) & (s + frame_pos < n - pad))
+        # Magnitudes and logs of the frames some block keeps only: inside the file, half of each block's.
+        wanted = np.flatnonzero(np.logical_or.reduce(keeps))
+        coefficients = tn.forward(batch)[:, 1:-1, ::step][:, :, torch.from_numpy(wanted)]
+        logs = torch.log(coefficients.abs() + floor).permute(0, 2, 1).numpy()
+        for j, s in enumerate(group):
+            frames.append(logs[j][keeps[j][wanted]])
+            times.append((s + frame_pos[keeps[j]] - pad) / transform.config.sample_rate)
     return np.concatenate(frames), np.concatenate(times)
 
 
@@ -377,31 +382,38 @@ def _steps_down(x: np.ndarray, whole: np.ndarray, dt: float, settings: Transcrib
     as fast before and after, a release goes on falling after its step (it is no new note's sustain),
     a vibrato or tremolo climbs back to where it fell from."""
     span, fall = max(3, int(round(0.1 / dt))), max(2, int(round(0.05 / dt)))
-    t = np.arange(span) - (span - 1) / 2
     n = len(whole)
+    first = max(2, int(0.1 / dt)) + span  # the note's own attack settles before the sustain it steps down from
+    last = n - fall - 2 * span  # the last frame whose three windows lie inside the held pitch
+    if last < first:
+        return []
+    # Every window's statistics at once (a note holds thousands of frames; one window at a time was a sixth of
+    # a duet's transcription): window j covers x[j : j + span].
+    windows = sliding_window_view(x[: n], span)
+    median = np.median(windows, axis=1)
+    t = np.arange(span) - (span - 1) / 2
+    # dB lost from one window's centre to the other's at the window's own rate of fall.
+    decay = np.maximum(0.0, -((windows - windows.mean(1, keepdims=True)) @ t) / (t @ t)) * (span + fall)
+    whole_median = np.median(sliding_window_view(whole, span), axis=1)
+    k = np.arange(first, last + 1)
+    pre, post, later = k - span, k + fall, k + fall + span  # the windows before the step, after it, further on
+    step = median[pre] - median[post]
+    # A release that slows into its tail (a room, a string) can look level for 100 ms, a tremolo's trough
+    # too: the new note must still be there, within onset_level_db, 100 ms further on.
+    steps_here = ((step - np.maximum(decay[pre], decay[post]) >= settings.onset_db)
+                  & (windows.min(1)[pre] > windows.max(1)[post])
+                  & (np.abs(median[post] - median[later]) <= settings.onset_level_db)
+                  & (whole_median[pre] - whole_median[post] >= settings.tremolo_level_db))
     found: list[int] = []
-
-    def decay(w: np.ndarray) -> float:
-        """dB lost from one window's centre to the other's at the window's own rate of fall."""
-        return max(0.0, -float(t @ (w - w.mean()) / (t @ t))) * (span + fall)
-
-    k = max(2, int(0.1 / dt)) + span  # the note's own attack settles before the sustain it steps down from
-    while k + fall + 2 * span <= n:
-        pre, post = x[k - span : k], x[k + fall : k + fall + span]
-        later = x[k + fall + span : k + fall + 2 * span]
-        step = float(np.median(pre) - np.median(post))
-        # A release that slows into its tail (a room, a string) can look level for 100 ms, a tremolo's
-        # trough too: the new note must still be there, within onset_level_db, 100 ms further on.
-        if (step - max(decay(pre), decay(post)) >= settings.onset_db and pre.min() > post.max()
-                and abs(np.median(post) - np.median(later)) <= settings.onset_level_db
-                and np.median(whole[k - span : k]) - np.median(whole[k + fall : k + fall + span])
-                >= settings.tremolo_level_db):
-            # The new note starts where the fall ends: within a quarter of the step of its own level.
-            s = k + int(np.argmax(x[k : k + fall + span] <= np.median(post) + step / 4))
-            found.append(s)
-            k = s + span
+    after = first  # a found note's own sustain is not searched again
+    for i in np.flatnonzero(steps_here):
+        at = int(k[i])
+        if at < after:
             continue
-        k += 1
+        # The new note starts where the fall ends: within a quarter of the step of its own level.
+        s = at + int(np.argmax(x[at : at + fall + span] <= median[at + fall] + step[i] / 4))
+        found.append(s)
+        after = s + span
     return found
 
 
@@ -615,22 +627,27 @@ def chord_notes(session: ModelSession, post: Posteriors, settings: Optional[Tran
     dt = float(np.median(np.diff(post.times)))
     sounding = post.level >= post.level.max() - settings.gate_db
     low, high = 12, 120
-    present = np.zeros((len(post.times), high - low), dtype=bool)
-    evidence: dict[int, list] = {}  # midi -> [(frame, instrument probs, dynamics probs, confidence)]
+    # Every slot's named pitch in every sounding frame, as rows of one table (frame, MIDI note, the slot's
+    # instrument and dynamics probabilities, its pitch-class and octave confidence).
+    pitch_class_midi = np.array([PITCH_CLASSES.index(p) if p != SILENT else -1000 for p in vocab["pitch_class"]])
+    octave_midi = np.array([(int(o) + 1) * 12 if o != SILENT else -1000 for o in vocab["octave"]])
+    frame, midi_of, inst_of, dyn_of, confidence_of = [], [], [], [], []
     for slot in _voice_probs(post, session.voices)[first_slot:]:
         pc = slot["pitch_class"].argmax(1)
         octave = slot["octave"].argmax(1)
-        for t in np.flatnonzero(sounding):
-            p, o = vocab["pitch_class"][pc[t]], vocab["octave"][octave[t]]
-            if p == SILENT or o == SILENT:
-                continue
-            midi = (int(o) + 1) * 12 + PITCH_CLASSES.index(p)
-            if not low <= midi < high:
-                continue
-            present[t, midi - low] = True
-            evidence.setdefault(midi, []).append((t, slot["instrument"][t], slot["dynamics"][t],
-                                                  float(slot["pitch_class"][t, pc[t]]),
-                                                  float(slot["octave"][t, octave[t]])))
+        midi = octave_midi[octave] + pitch_class_midi[pc]
+        rows = np.flatnonzero(sounding & (midi >= low) & (midi < high))
+        frame.append(rows)
+        midi_of.append(midi[rows])
+        inst_of.append(slot["instrument"][rows])
+        dyn_of.append(slot["dynamics"][rows])
+        confidence_of.append(np.stack([slot["pitch_class"][rows, pc[rows]], slot["octave"][rows, octave[rows]]], 1))
+    if not frame:
+        return []
+    frames, midis = np.concatenate(frame), np.concatenate(midi_of)
+    insts, dyns, confidence = np.concatenate(inst_of), np.concatenate(dyn_of), np.concatenate(confidence_of)
+    present = np.zeros((len(post.times), high - low), dtype=bool)
+    present[frames, midis - low] = True
     width = max(3, int(round(CHORD_SMOOTH_SECONDS / dt)) | 1)
     present = median_filter(present.astype(np.uint8), size=(width, 1), mode="constant") > 0
     shortest = max(1, int(round(settings.min_note / dt)))
@@ -640,23 +657,23 @@ def chord_notes(session: ModelSession, post: Posteriors, settings: Optional[Tran
         midi = low + int(column)
         on = np.flatnonzero(np.diff(np.r_[0, present[:, column].astype(np.int8), 0]) == 1)
         off = np.flatnonzero(np.diff(np.r_[0, present[:, column].astype(np.int8), 0]) == -1)
-        frames_of = evidence.get(midi, [])
+        mine = np.flatnonzero(midis == midi)
         for a, b in zip(on, off):
             if b - a < shortest:
                 continue
-            heard = [e for e in frames_of if a <= e[0] < b]
-            if not heard:
+            heard = mine[(frames[mine] >= a) & (frames[mine] < b)]
+            if not len(heard):
                 continue
-            weights = np.array([e[3] * e[4] for e in heard])
-            inst = np.average(np.stack([e[1] for e in heard]), axis=0, weights=weights + 1e-9)
-            dyn = np.average(np.stack([e[2] for e in heard]), axis=0, weights=weights + 1e-9)
+            weights = confidence[heard, 0].astype(np.float64) * confidence[heard, 1]
+            inst = np.average(insts[heard], axis=0, weights=weights + 1e-9)
+            dyn = np.average(dyns[heard], axis=0, weights=weights + 1e-9)
             inst[names_inst.index(SILENT)] = 0.0  # a sounding pitch: its instrument and dynamic are not silent
             dyn[names_dyn.index(SILENT)] = 0.0
             end = min(b, len(post.times) - 1)
             notes.append(Note(float(post.times[a]), float(post.times[end]) + dt, midi,
                               names_dyn[int(dyn.argmax())], names_inst[int(inst.argmax())],
-                              confidence={"pitch_class": float(np.mean([e[3] for e in heard])),
-                                          "octave": float(np.mean([e[4] for e in heard])),
+                              confidence={"pitch_class": float(np.mean(confidence[heard, 0], dtype=np.float64)),
+                                          "octave": float(np.mean(confidence[heard, 1], dtype=np.float64)),
                                           "dynamics": float(dyn.max() / dyn.sum()),
                                           "instrument": float(inst.max() / inst.sum())}))
     return sorted(notes, key=lambda n: (n.start, n.midi))

@@ -109,10 +109,29 @@ class HarmonicConvEncoder(nn.Module):
         return torch.stack(rows, dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv(self.stack(x))
+        h = self.convolve(self.stack(x))
         pooled = torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1)
+        # The salience is a 1x1 convolution: as a product over channels it takes a quarter of the time
+        # torch's Conv1d does on the CPU, where it was a fifth of the encoder.
+        bias = self.salience.bias
+        assert bias is not None  # made with one
+        salience = torch.einsum("oc,ncl->nol", self.salience.weight[:, :, 0], h) + bias[:, None]
         # The raw frame too: overall level (dynamics) and the exact spectral envelope (instrument).
-        return self.head(torch.cat([self.salience(h).flatten(1), pooled, x], dim=1))
+        return self.head(torch.cat([salience.flatten(1), pooled, x], dim=1))
+
+    def convolve(self, stacked: torch.Tensor) -> torch.Tensor:
+        """self.conv, run as 2-D convolutions of height 1 on channels-last tensors: oneDNN's fastest path on
+        the CPU, three quarters of Conv1d's time (two thirds on one thread) for the same weights and result."""
+        y = stacked.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+        for layer in self.conv:
+            if isinstance(layer, nn.Conv1d):
+                weight = layer.weight.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+                padding = layer.padding[0]
+                assert isinstance(padding, int), "the encoder's convolutions pad by a number of bins"
+                y = F.conv2d(y, weight, layer.bias, padding=(0, padding), dilation=(1, layer.dilation[0]))
+            else:
+                y = layer(y)
+        return y.squeeze(2).contiguous()
 
 
 class StepDropout(nn.Dropout):

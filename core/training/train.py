@@ -481,9 +481,9 @@ def kindred_presets(dataset: Dataset) -> dict[str, list[str]]:
     names = {(inst.name, k.program): k.name for inst in INSTRUMENTS.values() for k in inst.kin}
     found: dict[str, set[str]] = {}
     for note in dataset.notes:
-        program = note.extra.get("program")
-        if program is not None and (note.instrument, program) in names:
-            found.setdefault(note.instrument, set()).add(names[(note.instrument, program)])
+        key = (note.instrument or "", note.extra.get("program", -1))
+        if key in names:
+            found.setdefault(key[0], set()).add(names[key])
     return {inst: sorted(v) for inst, v in sorted(found.items())}
 
 
