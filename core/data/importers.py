@@ -109,8 +109,7 @@ def _soundfont_note(renderer: SoundFontRenderer, collection: str, soundfont: Pat
     pending = []
     for k in range(variations + 1):
         record = NoteRecord(source=f"{soundfont.name}:{program}:{midi}:{velocity}", midi=midi, dynamics=dyn,
-                            instrument=name, extra=dict(extra),
-                            collection=collection)
+                            instrument=name, extra=dict(extra), collection=collection)
         if k == 0:
             def render_plain(p=program, m=midi, v=velocity):
                 return renderer.render_note(p, m, v)
@@ -127,7 +126,6 @@ def _soundfont_note(renderer: SoundFontRenderer, collection: str, soundfont: Pat
             audio = renderer.render_note(p, m, v, bend_cents=pitch_contour(var, NOTE_TOTAL_SAMPLES, sr))
             return apply_variation(audio, var, sr)
         pending.append(PendingNote(record, {**ident, "variation": var.to_dict()}, load))
-    return pending
     return pending
 
 
