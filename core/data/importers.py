@@ -88,7 +88,7 @@ def soundfont_notes(soundfont: Path, instruments: Iterable[str], dynamics: Itera
             warn(f"{soundfont}: no preset for {name} (GM program {inst.gm_program + 1}); "
                  f"{name} comes from the other sources")
             continue
-        for program, low, high in rendered_presets(inst) if kindred else [(inst.gm_program, inst.low, inst.high)]:
+        for program, low, high in rendered_presets(inst, kindred):
             if not renderer.has_program(program):
                 continue  # a kindred preset only adds variety: the instrument's own is there
             for midi in range(low, high + 1):

@@ -114,8 +114,8 @@ def instrument_for_program(program: int) -> Optional[str]:
     return None
 
 
-def rendered_presets(inst: Instrument) -> list[tuple[int, int, int]]:
+def rendered_presets(inst: Instrument, kindred: bool = True) -> list[tuple[int, int, int]]:
     """(program, low, high) of every preset a SoundFont renders for ``inst``: its own over its full range,
-    then its kin over the notes both ranges share."""
-    kin = [(k.program, max(k.low, inst.low), min(k.high, inst.high)) for k in inst.kin]
+    then (``kindred``) its kin over the notes both ranges share."""
+    kin = [(k.program, max(k.low, inst.low), min(k.high, inst.high)) for k in inst.kin] if kindred else []
     return [(inst.gm_program, inst.low, inst.high)] + [k for k in kin if k[1] <= k[2]]
