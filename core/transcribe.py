@@ -47,6 +47,9 @@ class TranscribeSettings:
     phrase_gap: float = 0.3  # seconds of rest that end a phrase, for the instrument decision
     own_instrument_confidence: float = 0.9  # a note this sure of another instrument than its phrase keeps it
     chunk_seconds: float = 30.0  # audio read and analysed this much at a time: memory stays flat
+    # Encode every frame and keep the latents (the sound's path, for timbre transfer): the labels then come
+    # from the same encoding, where a second analysis of the file cost a shift transfer 18% of its time.
+    keep_latents: bool = False
 
 
 @dataclass
@@ -61,6 +64,8 @@ class Posteriors:
     band_low: int = 0
     # No sound at all: an empty file, or every sample below SILENCE_PEAK. Its notes are none.
     silent: bool = False
+    # (T, latent_dim) signal latents of every frame, kept when the caller asked (TranscribeSettings.keep_latents).
+    latents: Optional[np.ndarray] = None
 
 
 def _block_frames(audio: np.ndarray, transform: NSGTransform, tn: TorchNSGT, step: int, floor: float):
@@ -99,18 +104,22 @@ def _block_frames(audio: np.ndarray, transform: NSGTransform, tn: TorchNSGT, ste
     return np.concatenate(frames), np.concatenate(times)
 
 
-def _label_posteriors(session: ModelSession, frames: np.ndarray, stride: int) -> dict:
+def _label_posteriors(session: ModelSession, frames: np.ndarray, stride: int,
+                      latents: Optional[np.ndarray] = None) -> dict:
     """Label posteriors of every frame, the model run on every ``stride``-th one and the rest
     interpolated: labels change on the scale of notes (50 ms and more), while onsets, which need
-    the finer grid, come from the bands and the level, computed on every frame."""
+    the finer grid, come from the bands and the level, computed on every frame. ``latents``: the
+    frames' signal latents, already encoded."""
     def posteriors(x: np.ndarray) -> dict:
         if session.voices == 1:
-            return session.signal_to_symbols(x)
+            return session.signal_to_symbols(x) if latents is None else session.decode_symbols(x)
         # A mixture model: the lowest voice under the families' names, as a single-note model gives them,
         # and voice k's under "family@k".
         return {(f if k == 0 else f"{f}@{k}"): v for k, voice in enumerate(session.signal_to_voices(x))
                 for f, v in voice.items()}
 
+    if latents is not None and session.voices == 1:
+        frames = latents
     if stride <= 1 or len(frames) < 2 * stride:
         return posteriors(frames)
     picked = np.arange(0, len(frames), stride)
@@ -162,6 +171,7 @@ def frame_posteriors(session: ModelSession, path: str | os.PathLike, settings: O
     all_times: list[np.ndarray] = []
     all_level: list[np.ndarray] = []
     all_bands: list[np.ndarray] = []
+    all_latents: list[np.ndarray] = []
     probs: Optional[dict[str, list[np.ndarray]]] = None
     cfg = session.spectral
     high_bins = int(np.ceil(cfg.bins_per_octave * np.log2(400.0 / cfg.fmin)))
@@ -188,7 +198,10 @@ def frame_posteriors(session: ModelSession, path: str | os.PathLike, settings: O
             times = times + lo / sr_in
             core = (times >= start / sr_in) & (times < (start + chunk) / sr_in)
             frames, times = frames[core], times[core]
-            p = _label_posteriors(session, frames, settings.label_stride)
+            latents = session.encode_signal(frames) if settings.keep_latents else None
+            if latents is not None:
+                all_latents.append(latents)
+            p = _label_posteriors(session, frames, settings.label_stride, latents)
             probs = {f: [v] for f, v in p.items()} if probs is None else {f: probs[f] + [p[f]] for f in probs}
             all_times.append(times)
             # Level from the bins above 400 Hz only: their windows are short (under 0.1 s), so the level
@@ -199,7 +212,8 @@ def frame_posteriors(session: ModelSession, path: str | os.PathLike, settings: O
             progress(min(start + chunk, info.frames), info.frames, "transcribing")
     assert probs is not None  # the file has samples: at least one chunk was read
     return Posteriors(np.concatenate(all_times), {f: np.concatenate(v) for f, v in probs.items()},
-                      np.concatenate(all_level), np.concatenate(all_bands), band_low, silent=peak < SILENCE_PEAK)
+                      np.concatenate(all_level), np.concatenate(all_bands), band_low, silent=peak < SILENCE_PEAK,
+                      latents=np.concatenate(all_latents) if settings.keep_latents else None)
 
 
 def _majority(labels: np.ndarray, width: int) -> np.ndarray:

@@ -24,7 +24,7 @@ from .jobs import CancelFn, ProgressFn, check_cancel, no_progress
 from .midi import Note
 from .render import RenderSettings, reconstruct_path, render_notes
 from .spectral import NSGTransform
-from .spectral.nsgt_frames import load_audio
+from .spectral.nsgt_frames import audio_file_info, load_audio
 from .transcribe import Posteriors, TranscribeSettings, _block_frames, transcribe
 from .units import note_name
 
@@ -104,6 +104,11 @@ def target_notes(session: ModelSession, notes: list[Note], instrument: str, dyna
     return out
 
 
+def _duration(path: str | os.PathLike) -> float:
+    info = audio_file_info(Path(path))
+    return info.frames / info.samplerate
+
+
 def source_certainty(post: Posteriors) -> float:
     """Median pitch-class probability of the sounding frames (within 30 dB of the loudest): about 1 for a
     pitched instrument, the model or not, under 0.7 for noise or speech-like sounds, where the note-level
@@ -161,7 +166,8 @@ def transfer(session: ModelSession, path: str | os.PathLike, instrument: str, dy
     def step(lo: float, hi: float) -> ProgressFn:
         return lambda i, n, msg: progress(int(1000 * (lo + (hi - lo) * i / max(n, 1))), 1000, msg)
 
-    heard, post = transcribe(session, path, progress=step(0.0, 0.3), cancel=cancel, warn=warn)
+    heard, post = transcribe(session, path, TranscribeSettings(keep_latents=method == "shift"),
+                             progress=step(0.0, 0.3), cancel=cancel, warn=warn)
     if not heard:
         raise GlissandoError(f"{path}: no notes heard, nothing to transfer")
     certainty = source_certainty(post)
@@ -173,7 +179,8 @@ def transfer(session: ModelSession, path: str | os.PathLike, instrument: str, dy
         audio = render_notes(session, played, settings, progress=step(0.3, 1.0), cancel=cancel)
         return Transfer(audio, heard, played)
 
-    sound = sound_path(session, path, cancel=cancel, progress=step(0.3, 0.4))
+    assert post.latents is not None  # kept for the shift
+    sound = SoundPath(post.times, post.latents, _duration(path))
     heard_z = session.label_latents([(n.midi, n.dynamics, n.instrument) for n in heard])
     played_z = session.label_latents([(n.midi, n.dynamics, n.instrument) for n in played])
     shifted = sound.latents + _label_shift(heard, heard_z, played_z, sound.times)
@@ -186,8 +193,8 @@ def transfer(session: ModelSession, path: str | os.PathLike, instrument: str, dy
     moved = SoundPath(sound.times, shifted, sound.duration)
     settings = settings or RenderSettings()
     sr = session.spectral.sample_rate
-    audio = reconstruct_path(session, moved.at, int(sound.duration * sr), settings, progress=step(0.4, 1.0),
-                             cancel=cancel)
+    audio = reconstruct_path(session, moved.at, int(sound.duration * sr), settings, progress=step(0.3, 1.0),
+                             cancel=cancel, grid=sound.times)
     return Transfer(audio.astype(np.float32), heard, played)
 
 
@@ -240,6 +247,7 @@ def reconstructions(session: "ModelSession", path: str | os.PathLike, settings: 
     sound = sound or sound_path(session, path, cancel=cancel)
     progress(1, 4, "reconstructing")
     model = reconstruct_path(session, sound.at, len(original), settings or RenderSettings(), cancel=cancel,
+                             grid=sound.times,
                              progress=lambda i, n, msg: progress(1 + 2 * i // max(n, 1), 4, msg)).astype(np.float32)
     versions = [Version("original", original, 0.0),
                 Version("NSGT inverse", round_trip, _convergence(original, round_trip, session)),

@@ -85,6 +85,24 @@ def test_noise_still_transfers_with_a_warning(tmp_path, session):
     assert any("low confidence" in w for w in warnings)
 
 
+def test_the_shift_transfer_decodes_the_sounds_own_path_once_per_analysed_frame(session, clarinet_wav):
+    # The shift transfer takes the path from its transcription (no second analysis) and decodes it on the
+    # analysed frames only: the path must be the navigator's, and the sound that of decoding every frame.
+    from glissando.core.render import RenderSettings, reconstruct_path
+    from glissando.core.transcribe import TranscribeSettings, transcribe
+    from glissando.core.transfer import _convergence, sound_path
+
+    path = sound_path(session, clarinet_wav)
+    _, post = transcribe(session, clarinet_wav, TranscribeSettings(keep_latents=True))
+    assert post.latents is not None
+    assert np.allclose(post.times, path.times) and np.allclose(post.latents, path.latents, atol=1e-4)
+    n = int(path.duration * SR)
+    every = reconstruct_path(session, path.at, n, RenderSettings())
+    on_grid = reconstruct_path(session, path.at, n, RenderSettings(), grid=path.times)
+    # As close as two renders of one path differ by one more phase iteration (0.03-0.06 on melodies).
+    assert _convergence(every, on_grid, session) < 0.08
+
+
 def test_a_sound_path_ends_on_the_labels_of_its_first_and_last_notes(session, clarinet_wav):
     from glissando.core.transfer import sound_path
 
