@@ -95,7 +95,10 @@ def run_record(model: str, neighbours: float, roughness: float) -> dict:
         record["left_out"] = folder.name
         record["loso"] = loso["sources"][folder.name]
     if transfer_path.exists():
-        record["transfer"] = json.loads(transfer_path.read_text())["methods"]
+        scores = json.loads(transfer_path.read_text())
+        record["transfer"] = scores["methods"]
+        if "target_itself" in scores:  # the target instrument's own melody, the most a transfer can reach
+            record["transfer_target_itself"] = scores["target_itself"]
     return record
 
 

@@ -178,6 +178,11 @@ def _perceptual_section(comparison: dict, weight_used: float) -> list[str]:
         for key, label in (("pitch", "pitch kept"), ("named_model", "named by the model"),
                            ("named_judge", "named by the MFCC judge"), ("descriptors", "descriptors in range")):
             row(f"transfer ({method}): {label}", lambda r, m=method, k=key: r["transfer"][m][k], _pct)
+    if any("transfer_target_itself" in r for r in (ref, mod)):
+        # The same judges on the target instrument playing the melody itself, from the same set.
+        for key, label in (("model", "named by the model"), ("judge", "named by the MFCC judge"),
+                           ("desc", "descriptors in range")):
+            row(f"the target instrument itself: {label}", lambda r, k=key: r["transfer_target_itself"][k], _pct)
     lines += ["", f"The model above trains with weight {weight_used:g}."]
     return lines
 
