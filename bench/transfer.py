@@ -48,7 +48,7 @@ from glissando.core.data.labels import INSTRUMENTS  # noqa: E402
 from glissando.core.data.soundfont import SoundFontRenderer, training_soundfonts  # noqa: E402
 from glissando.core.session import ModelSession  # noqa: E402
 from glissando.core.transcribe import transcribe  # noqa: E402
-from glissando.core.transfer import TRANSFER_METHODS, transfer  # noqa: E402
+from glissando.core.transfer import TRANSFER_METHODS, octaves_into_range, transfer  # noqa: E402
 from glissando.core.units import midi_to_hz  # noqa: E402
 
 SR = 22050
@@ -124,15 +124,6 @@ def note_library(renderers: list[SoundFontRenderer], instruments: list[str]) -> 
     return lib
 
 
-def target_midi(midi: int, low: int, high: int) -> int:
-    """A note moved by octaves into a range, as transfer's target_notes moves it."""
-    while midi < low and midi + 12 <= high:
-        midi += 12
-    while midi > high and midi - 12 >= low:
-        midi -= 12
-    return midi
-
-
 def judge_notes(judge, lib: dict, audio: np.ndarray, events: list, instrument: str) -> tuple[list, list]:
     """Per note of ``events`` in ``audio``: whether the MFCC judge names ``instrument``, and whether all
     four descriptors lie within the range of that instrument's library notes within 3 semitones."""
@@ -193,7 +184,7 @@ def main() -> None:
             v_in = v_in & ~np.isnan(played)
             source_tracked.append(float(np.mean(in_tune(f_in[v_in], played[v_in]))) if v_in.any() else 0.0)
             # The target's own rendition: the melody moved by octaves into its range as transfer moves it.
-            moved = [(a, b, target_midi(m, low, high), v) for a, b, m, v in events]
+            moved = [(a, b, octaves_into_range(m, low, high), v) for a, b, m, v in events]
             own = renderer.render_sequence(INSTRUMENTS[dst].gm_program, moved)
             own_wav = Path(tmp) / f"{dst}_own.wav"
             sf.write(str(own_wav), own, renderer.sample_rate)

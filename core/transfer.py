@@ -80,6 +80,15 @@ def sound_path(session: ModelSession, path: str | os.PathLike, frame_step: Optio
     return SoundPath(times, latents, len(audio) / session.spectral.sample_rate)
 
 
+def octaves_into_range(midi: int, low: int, high: int) -> int:
+    """A pitch moved by octaves into low..high, as far as whole octaves fit (an instrument's range)."""
+    while midi < low and midi + 12 <= high:
+        midi += 12
+    while midi > high and midi - 12 >= low:
+        midi -= 12
+    return midi
+
+
 def target_notes(session: ModelSession, notes: list[Note], instrument: str, dynamics: str = KEEP,
                  warn: Callable[[str], None] = lambda m: None) -> list[Note]:
     """The notes as ``instrument`` plays them: same times and pitches (moved by octaves into its range
@@ -88,11 +97,7 @@ def target_notes(session: ModelSession, notes: list[Note], instrument: str, dyna
     low, high = session.instrument_range(instrument)
     out, moved = [], []
     for n in notes:
-        midi = n.midi
-        while midi < low and midi + 12 <= high:
-            midi += 12
-        while midi > high and midi - 12 >= low:
-            midi -= 12
+        midi = octaves_into_range(n.midi, low, high)
         if midi != n.midi:
             moved.append(f"{note_name(n.midi)} -> {note_name(midi)}")
         out.append(replace(n, midi=midi, instrument=instrument, dynamics=n.dynamics if dynamics == KEEP else dynamics,
