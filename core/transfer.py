@@ -109,11 +109,6 @@ def target_notes(session: ModelSession, notes: list[Note], instrument: str, dyna
     return out
 
 
-def _duration(path: str | os.PathLike) -> float:
-    info = audio_file_info(Path(path))
-    return info.frames / info.samplerate
-
-
 def source_certainty(post: Posteriors) -> float:
     """Median pitch-class probability of the sounding frames (within 30 dB of the loudest): about 1 for a
     pitched instrument, the model or not, under 0.7 for noise or speech-like sounds, where the note-level
@@ -185,7 +180,7 @@ def transfer(session: ModelSession, path: str | os.PathLike, instrument: str, dy
         return Transfer(audio, heard, played)
 
     assert post.latents is not None  # kept for the shift
-    sound = SoundPath(post.times, post.latents, _duration(path))
+    sound = SoundPath(post.times, post.latents, audio_file_info(Path(path)).duration)
     heard_z = session.label_latents([(n.midi, n.dynamics, n.instrument) for n in heard])
     played_z = session.label_latents([(n.midi, n.dynamics, n.instrument) for n in played])
     shifted = sound.latents + _label_shift(heard, heard_z, played_z, sound.times)
