@@ -9,7 +9,8 @@ alternately with ours: its speed as a ratio, and its note F1 beside ours.
 
 --duets measures polyphonic transcription (issue 15): pairs of instruments, each playing its own melody,
 mixed at equal velocity ranges; note F1 over both parts together (mir_eval, onsets within 50 ms), the
-share of reference notes found, and the share of found notes named with the instrument that played them.
+share of reference notes found, and the share of found notes named with the instrument that played them;
+and the F1 of each part transcribed alone (a melody, where any note the upper voices add is extra).
 
 basic-pitch is optional (not in any extra the project installs); it declares TensorFlow, which is not
 needed with onnxruntime:
@@ -112,7 +113,7 @@ def duets(session, renderer, n_notes: int) -> None:
 
     from glissando.core.units import midi_to_hz
 
-    rtfs, ratios, f1s, found, named = [], [], [], [], []
+    rtfs, ratios, f1s, found, named, alone = [], [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for k, (a, b) in enumerate(DUETS):
             parts = [(inst, melody(inst, n_notes, seed=10 + 2 * k + j)) for j, inst in enumerate((a, b))]
@@ -136,10 +137,17 @@ def duets(session, renderer, n_notes: int) -> None:
             named.append(np.mean([notes[j].instrument == events[i][3] for i, j in matched]) if matched else 0.0)
             rtfs.append(len(mix) / SR / took)
             ratios.append(reference / took)
+            # Each part alone too: a melody through a mixture model, where every note the upper slots add is extra.
+            for (inst, ev), x in zip(parts, audio):
+                solo = Path(tmp) / f"{inst}.wav"
+                sf.write(str(solo), x, SR)
+                alone.append(note_f1(ev, transcribe(session, solo)[0]))
             print(f"{a + '+' + b:22} {len(mix) / SR:5.1f} s  {rtfs[-1]:6.1f}x real time  F1 {f1s[-1]:.3f}  "
-                  f"found {found[-1]:.0%}  instrument right {named[-1]:.0%}  ({len(notes)} notes for {len(events)})")
+                  f"found {found[-1]:.0%}  instrument right {named[-1]:.0%}  ({len(notes)} notes for {len(events)})"
+                  f"  parts alone F1 {alone[-2]:.3f} {alone[-1]:.3f}")
     print(f"duets: rtf_median={statistics.median(rtfs):.1f} speed_vs_numpy_analysis={statistics.median(ratios):.2f} "
-          f"f1_mean={np.mean(f1s):.3f} found_mean={np.mean(found):.3f} instrument_right_mean={np.mean(named):.3f}")
+          f"f1_mean={np.mean(f1s):.3f} found_mean={np.mean(found):.3f} instrument_right_mean={np.mean(named):.3f} "
+          f"parts_alone_f1_mean={np.mean(alone):.3f}")
 
 
 def main() -> None:

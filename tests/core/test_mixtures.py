@@ -115,3 +115,21 @@ def test_a_small_mixture_model_hears_every_note_of_the_mixtures_it_learnt(tmp_pa
     # instrument 98%; after 30 epochs, both notes of 0.6% of the duets.
     assert acc["all_found"]["2 notes"] >= 0.6 and acc["all_found"]["3 notes"] >= 0.6
     assert acc["loose"]["octave"] >= 0.9 and acc["strict"]["instrument"] >= 0.9
+
+
+def test_the_upper_voices_drop_what_they_hear_of_the_lowest_voice_and_keep_a_voice_of_their_own():
+    """Where C4 moves to E4, a mixture model's upper slots hear C4's release beside E4 and E5 (E4's octave)
+    in E4's attack, and flicker for a frame or two; a second voice (G4 over both) is a note of its own."""
+    from glissando.core.transcribe import TranscribeSettings, upper_voice_notes
+
+    lowest = [Note(0.0, 0.5, 60, "mf", "flute"), Note(0.5, 1.0, 64, "mf", "flute")]
+    release = Note(0.47, 0.62, 60, "mf", "flute")
+    octave_in_attack = Note(0.52, 0.75, 76, "mf", "flute")
+    flicker = Note(0.3, 0.36, 71, "mf", "violin")
+    same_as_below = Note(0.55, 0.95, 64, "mf", "oboe")
+    second_voice = Note(0.1, 0.9, 67, "mf", "violin")
+    octave_held_apart = Note(0.2, 1.0, 72, "pp", "violin")  # an octave above C4, but not in an attack
+    upper = [release, octave_in_attack, flicker, same_as_below, second_voice, octave_held_apart]
+    assert upper_voice_notes(lowest, upper, TranscribeSettings()) == [second_voice, octave_held_apart]
+    assert upper_voice_notes([], upper, TranscribeSettings()) == [release, octave_in_attack, same_as_below,
+                                                                  second_voice, octave_held_apart]
