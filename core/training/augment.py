@@ -34,10 +34,6 @@ class AugmentConfig:
     # "silent" must not be learnt from level, while the untouched frames still teach dynamics by it.
     level_probability: float = 0.3
     level_db: tuple = (-30.0, 6.0)
-    # A share of the frames mixed with a frame of the same labels from another sample set (train.FrameSet):
-    # two players in unison, a timbre between two banks' recordings of one instrument, where each bank alone
-    # is one point. 0: off.
-    unison_probability: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -65,9 +65,6 @@ def add_training_options(parser) -> list[argparse.Action]:
         add("--vary-level", type=number(float, 0, 1, "a share from 0 to 1"), default=0.3,
             help="share of training frames moved -30 to +6 dB in level, their dynamics label dropped: "
                  "pitch, instrument and silence learnt apart from level (0-1, default 0.3)"),
-        add("--unison", type=number(float, 0, 1, "a share from 0 to 1"), default=0.0,
-            help="share of training frames mixed with a frame of the same labels from another sample set, "
-                 "as two players in unison (0-1, default 0: off)"),
         add("--dropout", type=number(float, 0, 0.95, "a number from 0 to 0.95"), default=0.2,
             help="dropout in the conv encoder's head (0-0.95, default 0.2)"),
         add("--perceptual", type=number(float, 0, 100, "a weight from 0 to 100"), default=0.0,
@@ -129,7 +126,6 @@ def train_config(args):
         cfg.augment_config["tilt_db_per_octave"] = args.eq_db
     cfg.augment_config["keep_level"] = args.eq_keep_level
     cfg.augment_config["level_probability"] = args.vary_level
-    cfg.augment_config["unison_probability"] = args.unison
     if args.beta_max is not None:
         cfg.beta_max = args.beta_max
     return cfg

@@ -259,9 +259,8 @@ class FrameSet(torch.utils.data.Dataset):
     by spawn) by its file's name and is opened again there.
     """
 
-    def __init__(self, frames: np.ndarray, rows: np.ndarray, labels: torch.Tensor,
-                 unison: Optional["UnisonPartners"] = None):
-        self.rows, self.labels, self._frames, self.unison = rows, labels, frames, unison
+    def __init__(self, frames: np.ndarray, rows: np.ndarray, labels: torch.Tensor):
+        self.rows, self.labels, self._frames = rows, labels, frames
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -282,56 +281,7 @@ class FrameSet(torch.utils.data.Dataset):
 
     def __getitems__(self, positions: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         pos = np.asarray(positions)
-        x = read_rows(self._frames, self.rows[pos])
-        if self.unison is not None:
-            x = self.unison.mix(x, pos, lambda partners: read_rows(self._frames, self.rows[partners]))
-        return torch.from_numpy(x), self.labels[torch.from_numpy(pos)]
-
-
-class UnisonPartners:
-    """For the unison augmentation (AugmentConfig.unison_probability): the training frames that share every
-    label (a sounding single note's pitch, dynamics and instrument) with a frame of another sample set, and
-    the mixing of a share of a batch's frames with such a partner, in linear magnitude, at a random balance
-    (the level stays between the two, so the dynamics label holds).
-
-    Done where the batch is read: the partner's frame is read with it, and a partner is rarely in the same
-    random batch (one frame in 2000 shares a frame's labels)."""
-
-    TRIES = 4  # random members of the group drawn to find one from another sample set
-
-    def __init__(self, labels: np.ndarray, collections: np.ndarray, probability: float, log_floor: float,
-                 seed: int, silent_pitch: int):
-        self.probability, self.log_floor, self.seed = probability, log_floor, seed
-        self.collections = collections
-        sounding = labels[:, 0] != silent_pitch
-        if labels.shape[1] > 4:  # a mixture model's data: only single notes (slots above the first silent)
-            sounding &= (labels[:, 4::4] == silent_pitch).all(1)
-        _, group = np.unique(labels, axis=0, return_inverse=True)
-        group = np.where(sounding, group.reshape(-1), -1)
-        order = np.argsort(group, kind="stable")
-        self.group, self.members = group, order
-        self.starts = np.searchsorted(group[order], np.arange(group.max() + 2))
-
-    def mix(self, x: np.ndarray, pos: np.ndarray, read) -> np.ndarray:
-        rng = np.random.default_rng([self.seed, int(pos[0]), len(pos)])  # the same batch mixes the same way
-        chosen = np.flatnonzero((rng.random(len(pos)) < self.probability) & (self.group[pos] >= 0))
-        mine, partners = [], []
-        for i in chosen:
-            g = self.group[pos[i]]
-            a, b = self.starts[g], self.starts[g + 1]
-            for k in self.members[rng.integers(a, b, self.TRIES)]:
-                if self.collections[k] != self.collections[pos[i]]:
-                    mine.append(i)
-                    partners.append(k)
-                    break
-        if not mine:
-            return x
-        other = read(np.asarray(partners))
-        balance = rng.uniform(0.3, 0.7, (len(mine), 1)).astype(np.float32)
-        floor = np.float32(self.log_floor)
-        mixed = balance * (np.exp(x[mine]) - floor) + (1 - balance) * (np.exp(other) - floor)
-        x[mine] = np.log(np.maximum(mixed, 0) + floor)
-        return x
+        return torch.from_numpy(read_rows(self._frames, self.rows[pos])), self.labels[torch.from_numpy(pos)]
 
 
 def _whole_batch(batch):
@@ -369,14 +319,7 @@ class _Steps:
     @classmethod
     def for_run(cls, train_cfg: TrainConfig, dataset: Dataset, arrays: SplitRows, vocab: dict, dev: torch.device,
                 here: distributed.World, precision: str = "32", workers: int = 0) -> "_Steps":
-        aug_cfg = AugmentConfig(**train_cfg.augment_config)
-        unison = None
-        if train_cfg.augment and aug_cfg.unison_probability > 0:
-            note_collection = np.unique([n.collection or "" for n in dataset.notes], return_inverse=True)[1]
-            unison = UnisonPartners(arrays.y_train.numpy(), note_collection[dataset.frame_note[arrays.train]],
-                                    aug_cfg.unison_probability, dataset.spectral.log_floor, train_cfg.seed,
-                                    vocab["pitch_class"].index("silent"))
-        frames = FrameSet(dataset.frames, arrays.train, arrays.y_train, unison)
+        frames = FrameSet(dataset.frames, arrays.train, arrays.y_train)
         # The same sampler with one process or several: each epoch's order is a function of the seed and
         # the epoch, and rank r takes every size-th frame of it from the r-th, so the ranks' batches of
         # step s together are the single process's batch s (with the batch split evenly among them).
@@ -392,7 +335,7 @@ class _Steps:
             val_rows, y_val = arrays.validation, arrays.y_val
         else:
             val_rows, y_val = arrays.train[:CHUNK], arrays.y_train[:CHUNK]
-        return cls(train_cfg, loader, sampler, dev, label_values(vocab, dev), aug_cfg,
+        return cls(train_cfg, loader, sampler, dev, label_values(vocab, dev), AugmentConfig(**train_cfg.augment_config),
                    dataset.spectral, steps_per_epoch, steps_per_epoch * train_cfg.epochs, dataset.frames, val_rows,
                    y_val, here, precision,
                    vocab["dynamics"].index("silent") if "silent" in vocab["dynamics"] else -2)
