@@ -133,3 +133,36 @@ def test_the_upper_voices_drop_what_they_hear_of_the_lowest_voice_and_keep_a_voi
     assert upper_voice_notes(lowest, upper, TranscribeSettings()) == [second_voice, octave_held_apart]
     assert upper_voice_notes([], upper, TranscribeSettings()) == [release, octave_in_attack, same_as_below,
                                                                   second_voice, octave_held_apart]
+
+
+def test_the_lead_voice_follows_the_new_notes_attack_not_the_old_notes_release():
+    """Two voice slots over 20 frames: the lowest slot names C4 throughout (its release rings on), the
+    second names E4 from frame 8, where E4's harmonics come in loud and C4's fade. The lead voice is C4 until
+    frame 8 and E4 from there, with all of that slot's labels."""
+    from glissando.core.transcribe import Posteriors, lead_voice_posteriors
+
+    vocab = {"pitch_class": ["C", "E", "silent"], "octave": ["4", "silent"], "dynamics": ["pp", "ff", "silent"],
+             "instrument": ["flute", "oboe", "silent"]}
+    frames = 20
+
+    def one_hot(index: int, size: int, rows: int = frames) -> np.ndarray:
+        return np.tile(np.eye(size)[index], (rows, 1))
+
+    probs = {"pitch_class": one_hot(0, 3), "octave": one_hot(0, 2), "dynamics": one_hot(0, 3),
+             "instrument": one_hot(0, 3),
+             "pitch_class@1": np.vstack([one_hot(2, 3, 8), one_hot(1, 3, 12)]),
+             "octave@1": np.vstack([one_hot(1, 2, 8), one_hot(0, 2, 12)]),
+             "dynamics@1": one_hot(1, 3), "instrument@1": one_hot(1, 3)}
+    band_low = 48  # semitone bands from C3
+    bands = np.full((frames, 48), np.log(1e-4), dtype=np.float32)
+    c4 = [60 - band_low, 72 - band_low, 79 - band_low]  # C4's first three harmonics
+    e4 = [64 - band_low, 76 - band_low, 83 - band_low]
+    bands[:, c4] = np.log(np.r_[np.ones(8), np.full(12, 0.05)])[:, None]  # loud, then its release
+    bands[8:, e4] = np.log(0.8)
+    post = Posteriors(times=np.arange(frames) * 0.0128, probs=probs, level=np.zeros(frames), bands=bands,
+                      band_low=band_low)
+    lead = lead_voice_posteriors(post, vocab, voices=2)
+    pitch = lead.probs["pitch_class"].argmax(1)
+    assert (pitch[:8] == 0).all() and (pitch[8:] == 1).all()
+    assert (lead.probs["instrument"].argmax(1) == np.r_[np.zeros(8), np.ones(12)]).all()
+    assert (lead.probs["dynamics"][8:].argmax(1) == 1).all()
