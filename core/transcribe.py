@@ -25,7 +25,6 @@ if TYPE_CHECKING:  # torch is imported where a transcription runs: the command l
     from .spectral.torch_nsgt import TorchNSGT
 
 FORMATS = ("json", "csv", "mid")
-_LEAD_HARMONICS = 12 * np.log2([1, 2, 3])  # semitones above a note of its first three harmonics
 SILENCE_PEAK = 1e-4  # -80 dBFS: audio whose every sample is quieter holds no notes
 
 
@@ -636,8 +635,8 @@ def _mixture_notes(session: ModelSession, post: Posteriors, settings: Transcribe
             first = post.times[[a for a, _ in one_voice]]
             last = post.times[[b - 1 for _, b in one_voice]]
 
-            def in_one_voice(n: Note) -> bool:
-                return bool(np.any((n.start >= first - 0.05) & (n.start <= last)))
+            def in_one_voice(n: Note) -> bool:  # a note's attack may begin a little before the level gate
+                return bool(np.any((n.start >= first - settings.min_note) & (n.start <= last)))
 
             notes = [n for n in notes if not in_one_voice(n)] + [n for n in lead if in_one_voice(n)]
     return sorted(notes, key=lambda n: (n.start, n.midi))
@@ -673,7 +672,7 @@ def lead_voice_posteriors(post: Posteriors, vocabulary: dict, voices: int) -> Po
         midi = octave_midi[slot["octave"].argmax(1)] + pitch_class_midi[slot["pitch_class"].argmax(1)]
         named = midi > 0
         total = np.zeros(len(post.times))
-        for harmonic in _LEAD_HARMONICS:
+        for harmonic in 12 * np.log2(_HARMONICS[:3]):  # semitones above the note
             col = np.round(midi + harmonic).astype(int) - post.band_low
             inside = named & (col >= 0) & (col < post.bands.shape[1])
             total[inside] += np.exp(post.bands[np.flatnonzero(inside), col[inside]].astype(np.float64))
