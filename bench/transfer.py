@@ -48,7 +48,7 @@ from glissando.core.data.labels import INSTRUMENTS  # noqa: E402
 from glissando.core.data.soundfont import SoundFontRenderer, training_soundfonts  # noqa: E402
 from glissando.core.session import ModelSession  # noqa: E402
 from glissando.core.transcribe import transcribe  # noqa: E402
-from glissando.core.transfer import TRANSFER_METHODS, octaves_into_range, transfer  # noqa: E402
+from glissando.core.transfer import EXPRESSION, TRANSFER_METHODS, octaves_into_range, transfer  # noqa: E402
 from glissando.core.units import midi_to_hz  # noqa: E402
 
 SR = 22050
@@ -144,6 +144,10 @@ def main() -> None:
     ap.add_argument("--notes", type=int, default=12, help="notes per melody")
     ap.add_argument("--pairs", type=int, default=len(PAIRS), help="how many (source, target) pairs")
     ap.add_argument("--json", type=Path, help="also write each method's scores here")
+    ap.add_argument("--methods", nargs="+", choices=TRANSFER_METHODS, default=list(TRANSFER_METHODS),
+                    help="transfer methods to score (default: all)")
+    ap.add_argument("--expression", type=float, default=EXPRESSION,
+                    help=f"shift's share of each frame's own detail kept (0-1, default {EXPRESSION})")
     args = ap.parse_args()
 
     from sklearn.linear_model import LogisticRegression
@@ -161,7 +165,7 @@ def main() -> None:
               [inst for inst in names for _ in lib[inst]])
 
     scores: dict = {m: {"pitch": [], "pitch_playable": [], "model": [], "judge": [], "desc": [], "speed": []}
-                    for m in TRANSFER_METHODS}
+                    for m in args.methods}
     reference_speed, source_tracked = [], []
     # The same scores on the target itself playing the melody, rendered from the same sample set: how often
     # the judge and the descriptor ranges accept the real instrument. A transfer cannot be asked to pass
@@ -193,9 +197,9 @@ def main() -> None:
             judged, in_range = judge_notes(judge, lib, own, moved, dst)
             real["judge"].append(float(np.mean(judged)))
             real["desc"].append(float(np.mean(in_range)))
-            for method in TRANSFER_METHODS:
+            for method in args.methods:
                 t0 = time.perf_counter()
-                result = transfer(session, wav, dst, method=method)
+                result = transfer(session, wav, dst, method=method, expression=args.expression)
                 scores[method]["speed"].append(seconds / (time.perf_counter() - t0))
                 out = result.audio[: len(audio)]
                 f_out, v_out = pitch_track(out)
