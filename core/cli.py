@@ -20,7 +20,7 @@ FLAG_HINTS = ((OutputExists, "use --force to replace it"), (UnknownFormat, "choo
               (DeviceUnavailable, "use --device cpu or auto"))
 
 # The choices the parser offers, written here rather than imported from the modules that define them
-# (device, render, transcribe, models.vae), which import torch: the parser, and so every refusal of a
+# (device, render, transcribe, transfer, models.vae), which import torch: the parser, and so every refusal of a
 # bad argument, answers in a fraction of a second instead of after torch's 1-3 s import.
 # tests/core/test_bad_input.py checks that each is the same as the module's own. DEVICES and ARCHITECTURES
 # come from training.options, which the torchrun worker of `train --nproc` parses its arguments with.
@@ -29,6 +29,8 @@ PHASE_METHODS = ("fast", "gl30")  # render.PHASE_METHODS, RenderSettings.phase t
 BIT_DEPTHS = ("16", "24", "float")  # render.SUBTYPES
 NOTE_FORMATS = ("json", "csv", "mid")  # transcribe.FORMATS
 DEFAULT_INTERPOLATION = "linear"  # render.RenderSettings.interpolation
+TRANSFER_METHODS = ("shift", "notes")  # transfer.TRANSFER_METHODS, the default first
+TRANSFER_EXPRESSION = 0.25  # transfer.EXPRESSION
 
 
 class _Parser(argparse.ArgumentParser):
@@ -744,10 +746,10 @@ def _add_transfer(sub) -> None:
                     help="the instrument to play it, written with a space or an underscore")
     tf.add_argument("--dynamics", choices=("keep", *DYNAMICS), default="keep",
                     help="keep each note's dynamic as heard (default) or play every note at one")
-    tf.add_argument("--method", choices=("shift", "notes"), default="shift",
+    tf.add_argument("--method", choices=TRANSFER_METHODS, default=TRANSFER_METHODS[0],
                     help="shift: move every frame's latent by the label change, keeping part of the source's "
                          "detail (default); notes: transcribe and render the notes again")
-    tf.add_argument("--expression", type=_number(float, 0, 1, "a number from 0 to 1"), default=0.5,
+    tf.add_argument("--expression", type=_number(float, 0, 1, "a number from 0 to 1"), default=TRANSFER_EXPRESSION,
                     help="with shift: how much of the source's vibrato, envelope and room is kept inside notes, "
                          "0 to 1 (default %(default)s)")
     _wav_out_options(tf)

@@ -222,7 +222,7 @@ def test_the_help_states_the_limits(capsys):
 def test_the_parsers_choices_are_the_engines(capsys):
     """cli.py spells its choices out (to refuse without importing torch); they must stay the engine's."""
     from glissando.core import cli as c
-    from glissando.core import device, render, transcribe
+    from glissando.core import device, render, transcribe, transfer
     from glissando.core.models import vae
 
     assert c.DEVICES == device.DEVICES and c.ARCHITECTURES == vae.ARCHITECTURES
@@ -230,6 +230,7 @@ def test_the_parsers_choices_are_the_engines(capsys):
     assert c.PHASE_METHODS[0] == render.RenderSettings.phase
     assert c.DEFAULT_INTERPOLATION == render.RenderSettings.interpolation
     assert c.BIT_DEPTHS == tuple(render.SUBTYPES) and c.NOTE_FORMATS == transcribe.FORMATS
+    assert c.TRANSFER_METHODS == transfer.TRANSFER_METHODS and c.TRANSFER_EXPRESSION == transfer.EXPRESSION
 
 
 # -- inputs ------------------------------------------------------------------------------------------------
